@@ -1,0 +1,97 @@
+//! # Writing a Gatehouse plugin
+//!
+//! A plugin is a `cdylib` crate with a serde config struct, a type implementing
+//! [`Plugin`], and one [`export_plugins!`] line:
+//!
+//! ```
+//! use gatehouse_plugin_sdk::{deny, allow, export_plugins, Error, Plugin, Request, RequestExt, Response, ResponseExt};
+//!
+//! #[derive(serde::Deserialize)]
+//! #[serde(rename_all = "camelCase")]
+//! struct Config { header: String }
+//!
+//! struct NeedsHeader(Config);
+//!
+//! impl Plugin for NeedsHeader {
+//!     type Config = Config;
+//!     fn new(config: Config) -> Result<Self, Error> { Ok(Self(config)) }
+//!     async fn authorize(&self, request: Request) -> Result<Response, Error> {
+//!         Ok(match request.header(&self.0.header) {
+//!             Some(v) => allow().set_state("seen", v),
+//!             None => deny(401, "missing header"),
+//!         })
+//!     }
+//! }
+//!
+//! export_plugins!("NeedsHeader" => NeedsHeader);
+//! # fn main() {}
+//! ```
+//!
+//! Build it with `crate-type = ["cdylib"]`, put the `.so` into the host's plugin
+//! directory and name it in an auth config step (`pluginFileName`,
+//! `exportedSymbolName: NeedsHeader`, `config: {header: x-user}`).
+//!
+//! ## What the SDK does for you
+//! - Deserializes the step's `config` into your struct; an error names the field
+//!   (`allowedValues[2]: invalid type: integer `3`, expected a string`).
+//! - Catches panics at every entry point (factory, `start`, `authorize` and its
+//!   future) and turns them into an error for that one call: the host lives on.
+//! - Polls `authorize` inside this plugin's own tokio runtime context (see
+//!   [`runtime`]), so `tokio::time`, `tokio::net`, `tokio::spawn` and clients
+//!   built on them (hyper, reqwest) work in your plugin although the host's tokio
+//!   is a different copy of the library that your code cannot see.
+#![allow(non_local_definitions)]
+
+mod config;
+mod export;
+mod helpers;
+pub mod runtime;
+mod service;
+mod stop;
+
+use std::future::Future;
+
+pub use gatehouse_plugin_api as api;
+pub use gatehouse_plugin_api::{
+    AppendAction, AuthRequest as Request, AuthResponse as Response, Decision, Header,
+    HeaderMutation, KeyValue, Peer,
+};
+pub use helpers::{allow, deny, RequestExt, ResponseExt};
+pub use stop::Stop;
+
+/// The error type plugin code returns: anything that implements `std::error::Error`,
+/// or a string (`Err("no such user".into())`). It denies the request (fail closed).
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The SDK's version, reported in the plugin's build info.
+pub const SDK_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// One auth plugin: a config type, a constructor and an `authorize` function.
+pub trait Plugin: Send + Sync + Sized + 'static {
+    /// The step's `config`, deserialized from the auth config.
+    type Config: serde::de::DeserializeOwned;
+
+    /// Builds an instance from a deserialized config. Called when a configuration
+    /// is loaded, before any instance is started; return an error to refuse it.
+    fn new(config: Self::Config) -> Result<Self, Error>;
+
+    /// Called once before the first request. Start background work here (e.g.
+    /// with [`runtime::spawn`]) and end it when `stop` fires.
+    fn start(&self, stop: Stop) -> Result<(), Error> {
+        let _ = stop;
+        Ok(())
+    }
+
+    /// Decides one request. May await outbound I/O.
+    fn authorize(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send;
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::export::{build, build_info, guard, names, root_module, unknown_plugin};
+    pub use gatehouse_plugin_api::abi_stable::library::{
+        __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
+    };
+    pub use gatehouse_plugin_api::abi_stable::std_types::{RResult, RStr, RString, RVec};
+    pub use gatehouse_plugin_api::{AuthServiceBox, PluginError, PluginModRef};
+}
