@@ -29,8 +29,8 @@ pub use service::{
     AuthService, AuthServiceBox, AuthService_TO, StopHandle, StopSignal, StopSignal_TO,
 };
 pub use types::{
-    AppendAction, AuthRequest, AuthResponse, Decision, ErrorKind, Header, HeaderMutation,
-    KeyValue, Peer, PluginError,
+    AppendAction, AuthRequest, AuthResponse, Decision, ErrorKind, Header, HeaderMutation, KeyValue,
+    Peer, PluginError,
 };
 
 /// Re-exported so that plugins and the host name the exact same crates.

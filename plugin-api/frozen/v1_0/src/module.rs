@@ -28,7 +28,8 @@ pub struct PluginMod {
     /// Builds the plugin `name` from its config text (JSON). Errors name the
     /// offending field.
     #[sabi(last_prefix_field)]
-    pub new_service: extern "C" fn(name: RStr<'_>, config: RStr<'_>) -> RResult<AuthServiceBox, PluginError>,
+    pub new_service:
+        extern "C" fn(name: RStr<'_>, config: RStr<'_>) -> RResult<AuthServiceBox, PluginError>,
 }
 
 impl RootModule for PluginModRef {

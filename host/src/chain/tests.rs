@@ -1,0 +1,191 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::*;
+use crate::model::{AppendAction, HeaderOp};
+
+/// A step scripted by a closure over the state it receives.
+struct Scripted<F>(F, Arc<AtomicUsize>);
+
+impl<F> Step for Scripted<F>
+where
+    F: Fn(&State) -> Result<StepOutcome, StepError> + Send + Sync,
+{
+    fn authorize(
+        &self,
+        _request: &Request,
+        state: &State,
+    ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        let result = (self.0)(state);
+        Box::pin(async move { result })
+    }
+}
+
+fn step<F>(name: &str, f: F) -> (ChainStep, Arc<AtomicUsize>)
+where
+    F: Fn(&State) -> Result<StepOutcome, StepError> + Send + Sync + 'static,
+{
+    let calls = Arc::new(AtomicUsize::new(0));
+    (
+        ChainStep {
+            name: name.into(),
+            step: Arc::new(Scripted(f, calls.clone())),
+        },
+        calls,
+    )
+}
+
+fn allow() -> StepOutcome {
+    StepOutcome {
+        allow: true,
+        ..Default::default()
+    }
+}
+
+fn header(name: &str, value: &str, action: AppendAction) -> HeaderOp {
+    HeaderOp {
+        name: name.into(),
+        value: value.into(),
+        action,
+    }
+}
+
+#[tokio::test]
+async fn state_flows_and_first_deny_stops() {
+    let (first, _) = step("first", |_| {
+        Ok(StepOutcome {
+            state_set: vec![("user".into(), "alice".into())],
+            ..allow()
+        })
+    });
+    let (second, _) = step("second", |state| {
+        Ok(if state.get("user").map(String::as_str) == Some("alice") {
+            StepOutcome {
+                status: 418,
+                body: "saw alice".into(),
+                ..Default::default()
+            }
+        } else {
+            allow()
+        })
+    });
+    let (third, third_calls) = step("third", |_| Ok(allow()));
+    let chain = Chain::new("c", vec![first, second, third], Limits::default());
+    match chain.run(&Request::default()).await {
+        Decision::Deny(d) => assert_eq!((d.status, d.body.as_str()), (418, "saw alice")),
+        other => panic!("expected deny, got {other:?}"),
+    }
+    assert_eq!(
+        third_calls.load(Ordering::SeqCst),
+        0,
+        "a step after a deny must not run"
+    );
+}
+
+#[tokio::test]
+async fn allow_merges_headers_state_and_user() {
+    let (a, _) = step("a", |_| {
+        Ok(StepOutcome {
+            request_headers: vec![header("one", "bar", AppendAction::OverwriteIfExistsOrAdd)],
+            user_id: Some("alice".into()),
+            state_set: vec![("k".into(), "1".into()), ("gone".into(), "x".into())],
+            ..allow()
+        })
+    });
+    let (b, _) = step("b", |_| {
+        Ok(StepOutcome {
+            request_headers: vec![
+                header("one", "baz", AppendAction::AppendIfExistsOrAdd),
+                header("two", "asd", AppendAction::OverwriteIfExistsOrAdd),
+            ],
+            remove_request_headers: vec!["drop-me".into()],
+            state_remove: vec!["gone".into()],
+            ..allow()
+        })
+    });
+    let request = Request {
+        headers: vec![("one".into(), "foo".into()), ("drop-me".into(), "1".into())],
+        ..Default::default()
+    };
+    let Decision::Allow(allowed) = Chain::new("c", vec![a, b], Limits::default())
+        .run(&request)
+        .await
+    else {
+        panic!("expected allow");
+    };
+    assert_eq!(
+        allowed.set_headers,
+        vec![
+            ("one".into(), "bar, baz".into()),
+            ("two".into(), "asd".into())
+        ]
+    );
+    assert_eq!(allowed.remove_headers, vec!["drop-me".to_string()]);
+    assert_eq!(allowed.user_id.as_deref(), Some("alice"));
+    assert_eq!(
+        allowed.state.into_iter().collect::<Vec<_>>(),
+        vec![("k".to_string(), "1".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn errors_panics_and_timeouts_deny() {
+    struct Hangs;
+    impl Step for Hangs {
+        fn authorize(
+            &self,
+            _: &Request,
+            _: &State,
+        ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+            Box::pin(futures::future::pending())
+        }
+    }
+    struct PanicsInFuture;
+    impl Step for PanicsInFuture {
+        fn authorize(
+            &self,
+            _: &Request,
+            _: &State,
+        ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+            Box::pin(async { panic!("boom in future") })
+        }
+    }
+    let (fails, _) = step("fails", |_| Err(StepError::Plugin("nope".into())));
+    let (panics, _) = step("panics", |_| panic!("boom in sync"));
+    let limits = Limits {
+        step_timeout: Duration::from_millis(50),
+        error_status: 500,
+    };
+    let cases: Vec<(ChainStep, &str)> = vec![
+        (fails, "plugin error: nope"),
+        (panics, "boom in sync"),
+        (
+            ChainStep {
+                name: "future".into(),
+                step: Arc::new(PanicsInFuture),
+            },
+            "boom in future",
+        ),
+        (
+            ChainStep {
+                name: "hangs".into(),
+                step: Arc::new(Hangs),
+            },
+            "timed out",
+        ),
+    ];
+    for (step, expected) in cases {
+        let chain = Chain::new("c", vec![step], limits);
+        match chain.run(&Request::default()).await {
+            Decision::Deny(d) => {
+                assert_eq!(d.status, 500);
+                assert!(
+                    d.reason.contains(expected),
+                    "{} should mention {expected}",
+                    d.reason
+                );
+            }
+            other => panic!("expected deny, got {other:?}"),
+        }
+    }
+}

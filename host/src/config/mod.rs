@@ -1,0 +1,90 @@
+//! Auth config documents: the only module that knows YAML.
+//!
+//! A config file holds one or more YAML documents of `kind: AuthConfig`, in
+//! Gloo's shape so Gloo AuthConfigs load unchanged:
+//!
+//! ```yaml
+//! apiVersion: enterprise.gloo.solo.io/v1   # optional
+//! kind: AuthConfig
+//! metadata: {name: demo, namespace: gatehouse}
+//! spec:
+//!   configs:
+//!     - pluginAuth:
+//!         name: team-header
+//!         pluginFileName: librequired_header.so
+//!         exportedSymbolName: RequiredHeader
+//!         config: {requiredHeader: x-team, allowedValues: [platform]}
+//! ```
+
+mod document;
+
+use std::path::{Path, PathBuf};
+
+pub use document::parse_documents;
+
+/// One auth config: an id and its steps, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthConfig {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, if given.
+    pub namespace: Option<String>,
+    /// The steps, in the order written.
+    pub steps: Vec<StepConfig>,
+    /// Where it came from, for error messages (`file.yaml, document 2`).
+    pub origin: String,
+}
+
+impl AuthConfig {
+    /// The id a route names in `context_extensions.config_id`: `namespace.name`,
+    /// or `name` when there is no namespace.
+    pub fn id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// One `pluginAuth` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepConfig {
+    /// `name`: a label for logs and metrics.
+    pub name: String,
+    /// `pluginFileName`: a file inside the plugin directory.
+    pub plugin_file_name: String,
+    /// `exportedSymbolName`: which plugin inside that library.
+    pub exported_symbol_name: String,
+    /// `config`, handed to the plugin as JSON text.
+    pub config: serde_json::Value,
+}
+
+/// A config file that cannot be used. The message names the file, document and field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A document is malformed or has an unusable value.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// File and document.
+        origin: String,
+        /// What is wrong, starting with the field path.
+        message: String,
+    },
+}
+
+/// Reads every auth config in `path`.
+pub fn load_file(path: &Path) -> Result<Vec<AuthConfig>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_documents(&text, &path.display().to_string())
+}

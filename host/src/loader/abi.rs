@@ -1,0 +1,227 @@
+//! The one place where ABI types meet host types.
+//!
+//! Every supported interface version is a frozen copy of the interface crate
+//! with the same type *names* but distinct types. `interface_version!` writes,
+//! per copy, the conversions (host ⇄ ABI) and the adapters (ABI service → host
+//! [`Step`], host cancellation → ABI stop signal) from one template, so a new
+//! minor version is one line here plus its frozen crate.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::chain::Step;
+
+/// A configured plugin instance as the host uses it.
+pub trait Instance: Step {
+    /// Starts the instance; background work ends when `stop` is cancelled.
+    fn start(&self, stop: CancellationToken) -> Result<(), String>;
+}
+
+/// How a factory call failed, independent of the interface version.
+pub(super) struct FactoryError {
+    pub(super) kind: FactoryErrorKind,
+    pub(super) message: String,
+}
+
+/// The category of a factory failure.
+pub(super) enum FactoryErrorKind {
+    Config,
+    UnknownPlugin,
+    Panic,
+    Internal,
+}
+
+macro_rules! interface_version {
+    ($module:ident, $api:ident) => {
+        pub(super) mod $module {
+            use std::sync::Arc;
+
+            use abi_stable::{
+                sabi_trait::TD_Opaque,
+                std_types::{RResult, RStr, RString, RVec},
+            };
+            use futures::future::BoxFuture;
+            use tokio_util::sync::CancellationToken;
+            use $api as abi;
+            use $api::async_ffi::{FfiFuture, FutureExt};
+
+            use super::{FactoryError, FactoryErrorKind, Instance};
+            use crate::{
+                chain::{Step, StepError},
+                model::{AppendAction, HeaderOp, Request, State, StepOutcome},
+            };
+
+            /// The root module of a library built against this version.
+            pub(in crate::loader) type ModRef = abi::PluginModRef;
+
+            /// The names the library exports.
+            pub(in crate::loader) fn plugin_names(module: ModRef) -> Vec<String> {
+                (module.plugin_names())()
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            }
+
+            /// Calls the library's factory.
+            pub(in crate::loader) fn new_instance(
+                module: ModRef,
+                name: &str,
+                config: &str,
+            ) -> Result<Arc<dyn Instance>, FactoryError> {
+                match (module.new_service())(RStr::from(name), RStr::from(config)) {
+                    RResult::ROk(service) => Ok(Arc::new(Service(service))),
+                    RResult::RErr(e) => Err(FactoryError {
+                        kind: match e.kind {
+                            abi::ErrorKind::Config => FactoryErrorKind::Config,
+                            abi::ErrorKind::UnknownPlugin => FactoryErrorKind::UnknownPlugin,
+                            abi::ErrorKind::Panic => FactoryErrorKind::Panic,
+                            abi::ErrorKind::Internal => FactoryErrorKind::Internal,
+                        },
+                        message: e.message.into(),
+                    }),
+                }
+            }
+
+            fn kv(pairs: impl IntoIterator<Item = (String, String)>) -> RVec<abi::KeyValue> {
+                pairs
+                    .into_iter()
+                    .map(|(key, value)| abi::KeyValue {
+                        key: key.into(),
+                        value: value.into(),
+                    })
+                    .collect()
+            }
+
+            fn peer(p: &crate::model::Peer) -> abi::Peer {
+                abi::Peer {
+                    address: p.address.as_str().into(),
+                    port: p.port,
+                    principal: p.principal.as_str().into(),
+                    certificate: p.certificate.as_str().into(),
+                }
+            }
+
+            fn request(r: &Request, state: &State) -> abi::AuthRequest {
+                abi::AuthRequest {
+                    id: r.id.as_str().into(),
+                    method: r.method.as_str().into(),
+                    scheme: r.scheme.as_str().into(),
+                    host: r.host.as_str().into(),
+                    path: r.path.as_str().into(),
+                    headers: r
+                        .headers
+                        .iter()
+                        .map(|(n, v)| abi::Header {
+                            name: n.as_str().into(),
+                            value: v.as_str().into(),
+                        })
+                        .collect(),
+                    body: r.body.as_ref().map(|b| RVec::from(b.as_slice())).into(),
+                    source: peer(&r.source),
+                    destination: peer(&r.destination),
+                    tls_sni: r.tls_sni.as_str().into(),
+                    context_extensions: kv(r.context_extensions.clone()),
+                    state: kv(state.clone()),
+                }
+            }
+
+            fn header_ops(ops: RVec<abi::HeaderMutation>) -> Vec<HeaderOp> {
+                ops.into_iter()
+                    .map(|m| HeaderOp {
+                        name: m.name.into(),
+                        value: m.value.into(),
+                        action: match m.action {
+                            abi::AppendAction::AppendIfExistsOrAdd => {
+                                AppendAction::AppendIfExistsOrAdd
+                            }
+                            abi::AppendAction::AddIfAbsent => AppendAction::AddIfAbsent,
+                            abi::AppendAction::OverwriteIfExistsOrAdd => {
+                                AppendAction::OverwriteIfExistsOrAdd
+                            }
+                            abi::AppendAction::OverwriteIfExists => AppendAction::OverwriteIfExists,
+                        },
+                    })
+                    .collect()
+            }
+
+            fn pairs(entries: RVec<abi::KeyValue>) -> Vec<(String, String)> {
+                entries
+                    .into_iter()
+                    .map(|e| (e.key.into(), e.value.into()))
+                    .collect()
+            }
+
+            fn strings(items: RVec<RString>) -> Vec<String> {
+                items.into_iter().map(String::from).collect()
+            }
+
+            fn outcome(r: abi::AuthResponse) -> StepOutcome {
+                StepOutcome {
+                    allow: r.decision == abi::Decision::Allow,
+                    status: r.status,
+                    body: r.body.into(),
+                    request_headers: header_ops(r.request_headers),
+                    remove_request_headers: strings(r.remove_request_headers),
+                    response_headers: header_ops(r.response_headers),
+                    user_id: Some(String::from(r.user_id)).filter(|u| !u.is_empty()),
+                    dynamic_metadata: pairs(r.dynamic_metadata),
+                    state_set: pairs(r.state_set),
+                    state_remove: strings(r.state_remove),
+                }
+            }
+
+            fn error(e: abi::PluginError) -> StepError {
+                match e.kind {
+                    abi::ErrorKind::Panic => StepError::Panic(e.message.into()),
+                    _ => StepError::Plugin(e.message.into()),
+                }
+            }
+
+            /// The host's cancellation token as this version's stop signal.
+            #[derive(Clone)]
+            struct Stop(CancellationToken);
+
+            impl abi::StopSignal for Stop {
+                fn is_stopped(&self) -> bool {
+                    self.0.is_cancelled()
+                }
+
+                fn stopped(&self) -> FfiFuture<()> {
+                    let token = self.0.clone();
+                    async move { token.cancelled().await }.into_ffi()
+                }
+            }
+
+            /// A plugin service of this version, adapted to the chain's `Step`.
+            struct Service(abi::AuthServiceBox);
+
+            impl Step for Service {
+                fn authorize(
+                    &self,
+                    request_: &Request,
+                    state: &State,
+                ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+                    let future = self.0.authorize(request(request_, state));
+                    Box::pin(async move {
+                        match future.await {
+                            RResult::ROk(response) => Ok(outcome(response)),
+                            RResult::RErr(e) => Err(error(e)),
+                        }
+                    })
+                }
+            }
+
+            impl Instance for Service {
+                fn start(&self, stop: CancellationToken) -> Result<(), String> {
+                    let stop = abi::StopSignal_TO::from_value(Stop(stop), TD_Opaque);
+                    self.0
+                        .start(stop)
+                        .into_result()
+                        .map_err(|e| e.message.into())
+                }
+            }
+        }
+    };
+}
+
+interface_version!(v1_0, api_v1_0);
+interface_version!(v1_1, api);

@@ -1,0 +1,125 @@
+//! Opening a plugin library: read its header, pick the interface copy matching
+//! its version, and only then let abi_stable check every type layout.
+
+use std::path::{Path, PathBuf};
+
+use abi_stable::library::{lib_header_from_path, LibHeader};
+
+use super::{
+    abi::{v1_0, v1_1, FactoryError, Instance},
+    LoadError,
+};
+
+/// Interface versions this host loads, oldest first, as `major.minor`.
+pub const SUPPORTED_INTERFACES: &[&str] = &["1.0", "1.1"];
+
+/// The root module, through the interface copy it was built against.
+#[derive(Clone, Copy)]
+enum Module {
+    V1_0(v1_0::ModRef),
+    V1_1(v1_1::ModRef),
+}
+
+/// A loaded plugin library. Never unloaded (abi_stable leaks libraries on
+/// purpose): the loader opens each file once and keeps this.
+pub struct Library {
+    path: PathBuf,
+    interface: String,
+    build_info: Option<String>,
+    module: Module,
+}
+
+impl Library {
+    /// Opens `path` and checks it against the interface copy for its version.
+    pub(super) fn open(path: &Path) -> Result<Self, LoadError> {
+        let file = path.display().to_string();
+        let header: &'static LibHeader =
+            lib_header_from_path(path).map_err(|e| LoadError::Open {
+                file: file.clone(),
+                reason: super::trim(&e.to_string()),
+            })?;
+        let name = header.root_mod_consts().name();
+        if name != api::ROOT_MODULE_NAME {
+            return Err(LoadError::Open {
+                file,
+                reason: format!(
+                    "exports an abi_stable root module '{name}', not a Gatehouse plugin"
+                ),
+            });
+        }
+        let interface = header.version_strings().to_string();
+        let parsed = header
+            .version_strings()
+            .parsed()
+            .map_err(|e| LoadError::Open {
+                file: file.clone(),
+                reason: format!("unreadable interface version '{interface}': {e}"),
+            })?;
+        let layout = |e: abi_stable::library::LibraryError| LoadError::Layout {
+            file: file.clone(),
+            interface: interface.clone(),
+            reason: super::trim(&e.to_string()),
+        };
+        let module = match (parsed.major, parsed.minor) {
+            (1, 0) => Module::V1_0(header.init_root_module::<v1_0::ModRef>().map_err(layout)?),
+            (1, 1) => Module::V1_1(header.init_root_module::<v1_1::ModRef>().map_err(layout)?),
+            _ => {
+                let newer_minor = parsed.major == 1 && parsed.minor > 1;
+                return Err(LoadError::Interface {
+                    file,
+                    plugin: interface,
+                    advice: if newer_minor {
+                        "the plugin is newer than this host: upgrade the host, or rebuild the plugin against interface 1.1"
+                    } else {
+                        "rebuild the plugin against gatehouse-plugin-api 1.1"
+                    },
+                });
+            }
+        };
+        let build_info = match module {
+            Module::V1_0(_) => None,
+            Module::V1_1(m) => Some((m.build_info())().into()),
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            interface,
+            build_info,
+            module,
+        })
+    }
+
+    /// The file this library was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The interface version the plugin was built against.
+    pub fn interface(&self) -> &str {
+        &self.interface
+    }
+
+    /// The plugin's own build description (interface 1.1 and later).
+    pub fn build_info(&self) -> Option<&str> {
+        self.build_info.as_deref()
+    }
+
+    /// The plugin names this library exports.
+    pub fn plugin_names(&self) -> Vec<String> {
+        match self.module {
+            Module::V1_0(m) => v1_0::plugin_names(m),
+            Module::V1_1(m) => v1_1::plugin_names(m),
+        }
+    }
+
+    /// Builds plugin `name` from its config (JSON text).
+    pub(super) fn new_instance(
+        &self,
+        name: &str,
+        config: &str,
+    ) -> Result<std::sync::Arc<dyn Instance>, FactoryError> {
+        match self.module {
+            Module::V1_0(m) => v1_0::new_instance(m, name, config),
+            Module::V1_1(m) => v1_1::new_instance(m, name, config),
+        }
+    }
+}

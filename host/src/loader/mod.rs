@@ -1,0 +1,180 @@
+//! Plugin loading: resolve `pluginFileName` inside the plugin directory, open
+//! the library once, check its interface version and layouts, find the exported
+//! plugin and build it from its config.
+
+mod abi;
+mod library;
+mod path;
+
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex},
+};
+
+use abi::FactoryErrorKind;
+pub use abi::Instance;
+pub use library::{Library, SUPPORTED_INTERFACES};
+
+use crate::config::StepConfig;
+
+/// Why a step's plugin could not be loaded or built. Each message names the
+/// file and says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `pluginFileName` does not resolve to a file inside the plugin directory.
+    #[error("pluginFileName '{file}' {reason}")]
+    Path {
+        /// The configured file name.
+        file: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The file is not a loadable Gatehouse plugin library.
+    #[error("{file}: cannot load: {reason}")]
+    Open {
+        /// The file.
+        file: String,
+        /// The loader's reason.
+        reason: String,
+    },
+    /// Built against an interface version this host does not support.
+    #[error(
+        "{file}: built against plugin interface {plugin}; this host supports {}: {advice}",
+        SUPPORTED_INTERFACES.iter().map(|v| format!("{v}.x")).collect::<Vec<_>>().join(", ")
+    )]
+    Interface {
+        /// The file.
+        file: String,
+        /// The plugin's interface version.
+        plugin: String,
+        /// Which side to rebuild.
+        advice: &'static str,
+    },
+    /// The version is supported but a type layout differs from it.
+    #[error("{file}: interface {interface} type layout mismatch (plugin built from a modified interface crate?): {reason}")]
+    Layout {
+        /// The file.
+        file: String,
+        /// The plugin's interface version.
+        interface: String,
+        /// abi_stable's report, trimmed.
+        reason: String,
+    },
+    /// `exportedSymbolName` is not exported by the library.
+    #[error("{file}: exports no plugin named '{name}'; it exports: {available}")]
+    UnknownPlugin {
+        /// The file.
+        file: String,
+        /// The requested name.
+        name: String,
+        /// The names it does export.
+        available: String,
+    },
+    /// The plugin refused its config; the message names the field.
+    #[error("{file} plugin '{name}': invalid config: {reason}")]
+    Config {
+        /// The file.
+        file: String,
+        /// The plugin name.
+        name: String,
+        /// The plugin's reason.
+        reason: String,
+    },
+    /// The plugin's factory failed or panicked.
+    #[error("{file} plugin '{name}': could not be created: {reason}")]
+    Factory {
+        /// The file.
+        file: String,
+        /// The plugin name.
+        name: String,
+        /// The plugin's reason.
+        reason: String,
+    },
+}
+
+/// Shortens abi_stable's multi-kilobyte reports to what a person reads.
+fn trim(text: &str) -> String {
+    const MAX: usize = 1200;
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.len() <= MAX {
+        return joined;
+    }
+    let mut end = MAX;
+    while !joined.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{} …", &joined[..end])
+}
+
+/// Loads plugins from one directory, opening each library file once.
+pub struct Loader {
+    plugin_dir: PathBuf,
+    libraries: Mutex<HashMap<PathBuf, Arc<Library>>>,
+}
+
+impl Loader {
+    /// A loader for `plugin_dir`.
+    pub fn new(plugin_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            plugin_dir: plugin_dir.into(),
+            libraries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The plugin directory.
+    pub fn plugin_dir(&self) -> &Path {
+        &self.plugin_dir
+    }
+
+    /// Opens (or reuses) the library `file_name` inside the plugin directory.
+    pub fn library(&self, file_name: &str) -> Result<Arc<Library>, LoadError> {
+        let path = path::resolve(&self.plugin_dir, file_name)?;
+        let mut libraries = self.libraries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(library) = libraries.get(&path) {
+            return Ok(Arc::clone(library));
+        }
+        let library = Arc::new(Library::open(&path)?);
+        tracing::info!(
+            file = %path.display(),
+            interface = library.interface(),
+            build = library.build_info().unwrap_or("-"),
+            plugins = ?library.plugin_names(),
+            "plugin library loaded"
+        );
+        libraries.insert(path, Arc::clone(&library));
+        Ok(library)
+    }
+
+    /// Builds the plugin instance for one `pluginAuth` step (not yet started).
+    pub fn instantiate(&self, step: &StepConfig) -> Result<Arc<dyn Instance>, LoadError> {
+        let library = self.library(&step.plugin_file_name)?;
+        let file = step.plugin_file_name.clone();
+        let name = step.exported_symbol_name.clone();
+        let available = library.plugin_names();
+        if !available.contains(&name) {
+            return Err(LoadError::UnknownPlugin {
+                file,
+                name,
+                available: available.join(", "),
+            });
+        }
+        let config = serde_json::to_string(&step.config).unwrap_or_else(|_| "null".into());
+        library
+            .new_instance(&name, &config)
+            .map_err(|e| match e.kind {
+                FactoryErrorKind::Config => LoadError::Config {
+                    file,
+                    name,
+                    reason: e.message,
+                },
+                FactoryErrorKind::UnknownPlugin
+                | FactoryErrorKind::Panic
+                | FactoryErrorKind::Internal => LoadError::Factory {
+                    file,
+                    name,
+                    reason: e.message,
+                },
+            })
+    }
+}

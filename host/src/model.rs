@@ -1,0 +1,139 @@
+//! The host's own request and decision model.
+//!
+//! Frontends translate their protocol into [`Request`] and a [`Decision`] back;
+//! the loader translates [`Request`]/[`StepOutcome`] to and from the plugin ABI.
+//! The chain works only with these types: it never sees Envoy or ABI types.
+
+use std::collections::BTreeMap;
+
+/// A step's state map: what earlier steps left for later ones.
+pub type State = BTreeMap<String, String>;
+
+/// One end of the downstream connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Peer {
+    /// IP address; empty when unknown.
+    pub address: String,
+    /// TCP port; 0 when unknown.
+    pub port: u32,
+    /// TLS identity (URI SAN or subject); empty without mTLS.
+    pub principal: String,
+    /// URL-encoded PEM certificate; empty when absent.
+    pub certificate: String,
+}
+
+/// An authorization request, independent of the proxy that asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Request id (`x-request-id`).
+    pub id: String,
+    /// HTTP method.
+    pub method: String,
+    /// `http` or `https`.
+    pub scheme: String,
+    /// Authority / Host.
+    pub host: String,
+    /// Path with query string.
+    pub path: String,
+    /// Headers in arrival order, lower-case names, repeated names kept.
+    pub headers: Vec<(String, String)>,
+    /// The body, if the proxy sent it.
+    pub body: Option<Vec<u8>>,
+    /// Downstream client.
+    pub source: Peer,
+    /// Local address that accepted the request.
+    pub destination: Peer,
+    /// TLS SNI, if any.
+    pub tls_sni: String,
+    /// The route's context extensions (e.g. `config_id`).
+    pub context_extensions: BTreeMap<String, String>,
+}
+
+/// Envoy's header merge rules (`HeaderValueOption.append_action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppendAction {
+    /// Append a value, or add the header if absent (v2 `append: true`).
+    AppendIfExistsOrAdd,
+    /// Add only if absent.
+    AddIfAbsent,
+    /// Replace, or add if absent (v2 `append: false`).
+    #[default]
+    OverwriteIfExistsOrAdd,
+    /// Replace only if present.
+    OverwriteIfExists,
+}
+
+/// A header to set with its merge rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderOp {
+    /// Header name (compared case-insensitively).
+    pub name: String,
+    /// Value.
+    pub value: String,
+    /// Merge rule.
+    pub action: AppendAction,
+}
+
+/// What one step answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepOutcome {
+    /// True to continue the chain.
+    pub allow: bool,
+    /// Denial status (0 → 403).
+    pub status: u16,
+    /// Denial body.
+    pub body: String,
+    /// Upstream request header mutations (allow).
+    pub request_headers: Vec<HeaderOp>,
+    /// Upstream request headers to remove (allow).
+    pub remove_request_headers: Vec<String>,
+    /// Client response headers (allow), or the denial's headers (deny).
+    pub response_headers: Vec<HeaderOp>,
+    /// User established by this step.
+    pub user_id: Option<String>,
+    /// Dynamic metadata entries.
+    pub dynamic_metadata: Vec<(String, String)>,
+    /// State entries to set.
+    pub state_set: Vec<(String, String)>,
+    /// State keys to remove.
+    pub state_remove: Vec<String>,
+}
+
+/// The chain's verdict, ready for a frontend to translate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Let the request through with these effects.
+    Allow(Allowed),
+    /// Answer the client directly.
+    Deny(Denied),
+}
+
+/// Effects of an allowed request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allowed {
+    /// Final values of every upstream header the chain changed (set, overwriting).
+    pub set_headers: Vec<(String, String)>,
+    /// Upstream headers the chain removed.
+    pub remove_headers: Vec<String>,
+    /// Headers for the client's response, in order (each one appended).
+    pub response_headers: Vec<(String, String)>,
+    /// The last user id any step established.
+    pub user_id: Option<String>,
+    /// Merged dynamic metadata.
+    pub dynamic_metadata: BTreeMap<String, String>,
+    /// The state after the last step.
+    pub state: State,
+}
+
+/// A denial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// HTTP status for the client.
+    pub status: u16,
+    /// Body for the client.
+    pub body: String,
+    /// Headers for the client.
+    pub headers: Vec<(String, String)>,
+    /// Why, for logs (which step, which error); never sent to the client.
+    pub reason: String,
+}
