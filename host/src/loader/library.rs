@@ -58,7 +58,10 @@ impl Library {
         let layout = |e: abi_stable::library::LibraryError| LoadError::Layout {
             file: file.clone(),
             interface: interface.clone(),
-            reason: super::trim(&e.to_string()),
+            reason: {
+                let report = e.to_string();
+                super::layout::summarize(&report).unwrap_or_else(|| super::trim(&report))
+            },
         };
         let module = match (parsed.major, parsed.minor) {
             (1, 0) => Module::V1_0(header.init_root_module::<v1_0::ModRef>().map_err(layout)?),

@@ -3,6 +3,7 @@
 //! plugin and build it from its config.
 
 mod abi;
+mod layout;
 mod library;
 mod path;
 

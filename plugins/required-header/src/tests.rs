@@ -1,0 +1,93 @@
+//! Unit tests: the decision logic and config errors.
+
+use gatehouse_plugin_sdk::{
+    __private::build, api::abi_stable::std_types::RStr, Decision, Header, Plugin, Request,
+};
+
+use super::*;
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("test runtime")
+        .block_on(future)
+}
+
+fn plugin() -> RequiredHeader {
+    RequiredHeader::new(Config {
+        required_header: "x-tenant".into(),
+        allowed_values: vec!["a".into(), "b".into()],
+    })
+    .expect("valid config")
+}
+
+fn request(headers: &[(&str, &str)]) -> Request {
+    Request {
+        headers: headers
+            .iter()
+            .map(|(n, v)| Header {
+                name: (*n).into(),
+                value: (*v).into(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn config_error(json: &str) -> String {
+    match build::<RequiredHeader>(RStr::from_str(json)) {
+        Ok(_) => panic!("config {json} was accepted"),
+        Err(e) => e.message.into_string(),
+    }
+}
+
+#[test]
+fn missing_header_is_401_naming_it() {
+    let r = block_on(plugin().authorize(request(&[]))).expect("response");
+    assert_eq!((r.decision, r.status), (Decision::Deny, 401));
+    assert!(r.body.contains("x-tenant"), "{}", r.body);
+}
+
+#[test]
+fn wrong_value_is_403() {
+    let r = block_on(plugin().authorize(request(&[("x-tenant", "c")]))).expect("response");
+    assert_eq!((r.decision, r.status), (Decision::Deny, 403));
+    assert!(r.state_set.is_empty());
+}
+
+#[test]
+fn allowed_value_allows_and_sets_state() {
+    let r = block_on(plugin().authorize(request(&[("X-Tenant", "b")]))).expect("response");
+    assert_eq!(r.decision, Decision::Allow);
+    assert_eq!(r.state_set.len(), 1);
+    assert_eq!(r.state_set[0].key, STATE_KEY);
+    assert_eq!(r.state_set[0].value, "b");
+}
+
+#[test]
+fn config_accepts_camel_case_and_gloo_spellings() {
+    for json in [
+        r#"{"requiredHeader": "x", "allowedValues": ["1"]}"#,
+        r#"{"RequiredHeader": "x", "AllowedValues": ["1"]}"#,
+    ] {
+        assert!(
+            build::<RequiredHeader>(RStr::from_str(json)).is_ok(),
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn config_errors_name_the_field() {
+    let msg = config_error(r#"{"requiredHeader": "x", "allowedValues": ["a", "b", 3]}"#);
+    assert!(
+        msg.starts_with("allowedValues[2]: invalid type: integer `3`, expected a string"),
+        "{msg}"
+    );
+    let msg = config_error(r#"{"requiredHeader": "x", "allowedValues": [], "extra": 1}"#);
+    assert!(msg.contains("unknown field `extra`"), "{msg}");
+    let msg = config_error(r#"{"allowedValues": []}"#);
+    assert!(msg.contains("missing field `requiredHeader`"), "{msg}");
+    let msg = config_error(r#"{"requiredHeader": " ", "allowedValues": []}"#);
+    assert!(msg.contains("requiredHeader"), "{msg}");
+}

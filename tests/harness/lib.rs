@@ -1,0 +1,379 @@
+//! Test harness: runs the real `gatehouse` binary on a loopback port with a
+//! plugin directory of real `.so` files built from this workspace, and talks
+//! gRPC to it.
+//!
+//! Build first (`scripts/test.sh` does): `cargo build --workspace` for the host
+//! and plugins, `scripts/build-fixtures.sh` for the versioned fixtures.
+
+use std::{
+    collections::HashMap,
+    io::Read,
+    net::{SocketAddr, TcpListener},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
+
+use envoy_types::pb::envoy::service::auth::v3::{
+    attribute_context::{HttpRequest, Request as AttrRequest},
+    authorization_client::AuthorizationClient,
+    check_response::HttpResponse,
+    AttributeContext, CheckRequest, CheckResponse,
+};
+use tonic::transport::Channel;
+use tonic_health::pb::{
+    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+};
+
+/// The cargo target profile directory holding `gatehouse` and the plugin `.so` files.
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/debug/deps/<test>-<hash> → target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
+}
+
+/// Path of a built workspace artifact; panics with the build command if missing.
+pub fn artifact(name: &str) -> PathBuf {
+    let in_target = target_dir().join(name);
+    let in_fixtures = repo_root().join("target/fixtures").join(name);
+    for path in [in_target, in_fixtures] {
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!("{name} is not built: run `cargo build --workspace` and `scripts/build-fixtures.sh` (scripts/test.sh does both)");
+}
+
+/// A fresh plugin directory holding copies of the given libraries.
+pub struct PluginDir {
+    path: PathBuf,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl PluginDir {
+    /// Copies each named library (from the target dir or target/fixtures).
+    pub fn with(libraries: &[&str]) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = target_dir().join(format!("test-plugins/{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create plugin dir");
+        for lib in libraries {
+            std::fs::copy(artifact(lib), path.join(lib)).expect("copy plugin");
+        }
+        Self { path }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for PluginDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A running `gatehouse` process; killed on drop.
+pub struct Host {
+    child: Child,
+    /// The gRPC address.
+    pub addr: SocketAddr,
+    config: PathBuf,
+    log: PathBuf,
+}
+
+/// Why a host did not come up: its exit status and everything it logged.
+#[derive(Debug)]
+pub struct StartFailure {
+    /// Exit code, if it exited.
+    pub code: Option<i32>,
+    /// Its stderr.
+    pub log: String,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Host {
+    /// Starts `gatehouse` on `config_yaml` with `plugins`, waiting until health
+    /// reports SERVING, or returns how it failed.
+    pub async fn start(
+        config_yaml: &str,
+        plugins: &PluginDir,
+        extra_args: &[&str],
+    ) -> Result<Host, StartFailure> {
+        let config = plugins.path().join("auth-configs.yaml");
+        std::fs::write(&config, config_yaml).expect("write config");
+        let log = plugins.path().join("gatehouse.log");
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let child = Command::new(target_dir().join("gatehouse"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--plugin-dir")
+            .arg(plugins.path())
+            .arg("--listen")
+            .arg(addr.to_string())
+            .args(extra_args)
+            .env("RUST_LOG", "info,gatehouse=debug")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("spawn gatehouse (run cargo build --workspace)");
+        let mut host = Host {
+            child,
+            addr,
+            config,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = host.child.try_wait() {
+                return Err(StartFailure {
+                    code: status.code(),
+                    log: host.logs(),
+                });
+            }
+            if host.health("").await == Some(ServingStatus::Serving) {
+                return Ok(host);
+            }
+            if Instant::now() > deadline {
+                return Err(StartFailure {
+                    code: None,
+                    log: host.logs(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Everything the host logged so far.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut text);
+        }
+        text
+    }
+
+    /// A gRPC channel to the host.
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to gatehouse")
+    }
+
+    /// `grpc.health.v1` status of `service`, or None if unreachable.
+    pub async fn health(&self, service: &str) -> Option<ServingStatus> {
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .ok()?
+            .connect()
+            .await
+            .ok()?;
+        let response = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .ok()?;
+        ServingStatus::try_from(response.into_inner().status).ok()
+    }
+
+    /// Sends one `Check`.
+    pub async fn check(&self, request: CheckRequest) -> CheckResponse {
+        AuthorizationClient::new(self.channel().await)
+            .check(request)
+            .await
+            .expect("Check RPC")
+            .into_inner()
+    }
+
+    /// Replaces the config file and sends SIGHUP; returns once the log shows
+    /// the outcome (`reloaded` or `reload failed`).
+    pub async fn reload(&self, config_yaml: &str) -> String {
+        let before = self.logs().len();
+        std::fs::write(&self.config, config_yaml).expect("write config");
+        let status = Command::new("kill")
+            .arg("-HUP")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let logs = self.logs();
+            let fresh = logs.get(before..).unwrap_or_default().to_string();
+            if fresh.contains("reloaded on SIGHUP") || fresh.contains("reload failed") {
+                return fresh;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no reload outcome logged:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// True while the process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A CheckRequest as Envoy sends it for `GET path` with `headers`, routed to
+/// auth config `config_id` (None: no context extension).
+pub fn check_request(
+    config_id: Option<&str>,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> CheckRequest {
+    let mut map: HashMap<String, String> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    map.insert(":method".into(), "GET".into());
+    map.insert(":path".into(), path.into());
+    map.insert(":authority".into(), "example.test".into());
+    CheckRequest {
+        attributes: Some(AttributeContext {
+            request: Some(AttrRequest {
+                http: Some(HttpRequest {
+                    id: "test-request".into(),
+                    method: "GET".into(),
+                    path: path.into(),
+                    host: "example.test".into(),
+                    scheme: "http".into(),
+                    headers: map,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            context_extensions: config_id
+                .map(|id| HashMap::from([("config_id".to_string(), id.to_string())]))
+                .unwrap_or_default(),
+            ..Default::default()
+        }),
+    }
+}
+
+/// What a `CheckResponse` said, flattened for assertions.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// OK: upstream headers (name, value, append_action), removals, response headers.
+    Allowed {
+        /// Headers to set upstream as (name, value, append_action).
+        headers: Vec<(String, String, i32)>,
+        /// Headers to remove upstream.
+        removed: Vec<String>,
+        /// Headers for the client response.
+        response_headers: Vec<(String, String)>,
+    },
+    /// Denied with HTTP status, body and headers.
+    Denied {
+        /// HTTP status.
+        status: i32,
+        /// Body.
+        body: String,
+        /// Headers.
+        headers: Vec<(String, String)>,
+    },
+}
+
+impl Verdict {
+    /// Upstream header value set by an allow, if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        match self {
+            Verdict::Allowed { headers, .. } => {
+                headers.iter().find(|h| h.0 == name).map(|h| h.1.as_str())
+            }
+            Verdict::Denied { .. } => None,
+        }
+    }
+
+    /// The denial's HTTP status, or None for an allow.
+    pub fn denied_status(&self) -> Option<i32> {
+        match self {
+            Verdict::Denied { status, .. } => Some(*status),
+            Verdict::Allowed { .. } => None,
+        }
+    }
+}
+
+/// Flattens a `CheckResponse`, checking that gRPC status and HTTP response agree.
+pub fn verdict(response: &CheckResponse) -> Verdict {
+    let code = response.status.as_ref().map(|s| s.code).unwrap_or(-1);
+    let pairs = |opts: &[envoy_types::pb::envoy::config::core::v3::HeaderValueOption]| {
+        opts.iter()
+            .filter_map(|o| o.header.as_ref().map(|h| (h.key.clone(), h.value.clone())))
+            .collect::<Vec<_>>()
+    };
+    match &response.http_response {
+        Some(HttpResponse::OkResponse(ok)) => {
+            assert_eq!(code, 0, "OK response with non-OK gRPC status");
+            Verdict::Allowed {
+                headers: ok
+                    .headers
+                    .iter()
+                    .filter_map(|o| {
+                        o.header
+                            .as_ref()
+                            .map(|h| (h.key.clone(), h.value.clone(), o.append_action))
+                    })
+                    .collect(),
+                removed: ok.headers_to_remove.clone(),
+                response_headers: pairs(&ok.response_headers_to_add),
+            }
+        }
+        Some(HttpResponse::DeniedResponse(denied)) => {
+            assert_ne!(code, 0, "denied response with OK gRPC status");
+            Verdict::Denied {
+                status: denied.status.as_ref().map(|s| s.code).unwrap_or(0),
+                body: denied.body.clone(),
+                headers: pairs(&denied.headers),
+            }
+        }
+        other => panic!("unexpected http_response {other:?} in {response:?}"),
+    }
+}
+
+/// One `pluginAuth` step as YAML (config given as a flow mapping).
+pub fn step(name: &str, file: &str, symbol: &str, config: &str) -> String {
+    format!(
+        "    - pluginAuth:\n        name: {name}\n        pluginFileName: {file}\n        exportedSymbolName: {symbol}\n        config: {config}\n"
+    )
+}
+
+/// An AuthConfig document named `name` with `steps` (from [`step`]).
+pub fn auth_config(name: &str, steps: &[String]) -> String {
+    format!(
+        "---\napiVersion: enterprise.gloo.solo.io/v1\nkind: AuthConfig\nmetadata:\n  name: {name}\nspec:\n  configs:\n{}",
+        steps.concat()
+    )
+}
