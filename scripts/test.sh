@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: installs the real peers it needs
+# (Envoy 1.40, grpcurl), builds the workspace and the fixture plugins, checks
+# formatting and lints, runs every Rust test, then the end-to-end tests through
+# a real Envoy. `.ci/run` runs exactly this.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test peers"
+scripts/install-peers.sh
+
+step "building the workspace"
+cargo build --workspace --all-targets
+
+step "building fixture plugins (other interface versions)"
+scripts/build-fixtures.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test"
+cargo test --workspace
+
+step "end to end through a real Envoy"
+tests/e2e/envoy.sh

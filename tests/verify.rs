@@ -1,0 +1,1 @@
+//! gatehouse-verify tests (see the verify issue).
