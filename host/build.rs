@@ -2,20 +2,59 @@
 //!
 //! envoy-types ships pre-generated Rust types and, in its crate sources, the full
 //! descriptor set they were generated from (`src/generated/types.bin`), but exports
-//! no `FILE_DESCRIPTOR_SET`. We locate that file through `cargo metadata` and keep
+//! no `FILE_DESCRIPTOR_SET`. We locate that file (Cargo.lock's version in Cargo's
+//! registry cache, else `cargo metadata`) and keep
 //! only `envoy/service/auth/v3/external_auth.proto` and its transitive imports, so
 //! reflection describes exactly the Authorization service without megabytes of
 //! unrelated Envoy types.
 
-use std::{collections::BTreeSet, env, fs, path::PathBuf, process::Command};
+use std::{
+    collections::BTreeSet,
+    env, fs,
+    path::{Path, PathBuf},
+    process::Command,
+};
 
 use prost::Message;
 use prost_types::{FileDescriptorProto, FileDescriptorSet};
 
 const ROOT_FILE: &str = "envoy/service/auth/v3/external_auth.proto";
 
-fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+/// The version of envoy-types in the workspace's Cargo.lock.
+fn locked_version(lock: &Path) -> Option<String> {
+    let text = fs::read_to_string(lock).ok()?;
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "name = \"envoy-types\"" {
+            let version = lines
+                .next()?
+                .trim()
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')?;
+            return Some(version.to_string());
+        }
+    }
+    None
+}
+
+/// envoy-types' unpacked sources in Cargo's registry cache.
+fn from_registry(version: &str) -> Option<PathBuf> {
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))?;
+    let registries = fs::read_dir(cargo_home.join("registry/src")).ok()?;
+    registries
+        .flatten()
+        .map(|r| {
+            r.path()
+                .join(format!("envoy-types-{version}/src/generated/types.bin"))
+        })
+        .find(|p| p.is_file())
+}
+
+/// Fallback (vendored sources, other layouts): ask cargo. Needs every package
+/// of the workspace graph present, hence only a fallback.
+fn from_cargo_metadata(manifest_dir: &Path) -> Option<PathBuf> {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
@@ -27,21 +66,29 @@ fn main() {
         ])
         .arg(manifest_dir.join("Cargo.toml"))
         .output()
-        .expect("run cargo metadata");
-    assert!(
-        out.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cargo metadata JSON");
+        .ok()?;
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     let manifest = meta["packages"]
-        .as_array()
-        .and_then(|pkgs| pkgs.iter().find(|p| p["name"] == "envoy-types"))
-        .and_then(|p| p["manifest_path"].as_str())
-        .expect("envoy-types in cargo metadata");
-    let types_bin = PathBuf::from(manifest).with_file_name("src/generated/types.bin");
-    println!("cargo:rerun-if-changed={}", types_bin.display());
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == "envoy-types")?["manifest_path"]
+        .as_str()?
+        .to_string();
+    Some(PathBuf::from(manifest).with_file_name("src/generated/types.bin"))
+}
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let lock = manifest_dir.join("../Cargo.lock");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed={}", lock.display());
+    let types_bin = locked_version(&lock)
+        .and_then(|v| from_registry(&v))
+        .or_else(|| from_cargo_metadata(&manifest_dir))
+        .expect(
+            "cannot find envoy-types' src/generated/types.bin (registry cache or cargo metadata)",
+        );
+    println!("cargo:rerun-if-changed={}", types_bin.display());
 
     let bytes =
         fs::read(&types_bin).unwrap_or_else(|e| panic!("read {}: {e}", types_bin.display()));

@@ -7,13 +7,18 @@
 //! [`chain`] (steps, state, header merge) → [`loader`] (plugins across the ABI).
 //!
 //! [`config`] reads AuthConfig documents; [`reload`] applies them in Gloo's
-//! lifecycle order; [`server`] assembles the gRPC server.
+//! lifecycle order, [`watch`] triggers it on file changes; [`server`] assembles
+//! the gRPC server, [`admin`] the HTTP admin port ([`metrics`], [`health`]).
 
+pub mod admin;
 pub mod chain;
 pub mod config;
 pub mod frontend;
+pub mod health;
 pub mod loader;
+pub mod metrics;
 pub mod model;
 pub mod reload;
 pub mod router;
 pub mod server;
+pub mod watch;

@@ -1,11 +1,22 @@
-//! The `gatehouse` binary: load the auth configs, then serve ext_authz.
+//! The `gatehouse` binary: serve health at once, load the auth configs, then
+//! answer ext_authz; reload on SIGHUP or file changes; drain on SIGTERM.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use gatehouse::{chain::Limits, loader::Loader, reload::Reloader, router::Router};
+use gatehouse::{
+    admin::{self, Admin},
+    chain::Limits,
+    health::Readiness,
+    loader::Loader,
+    metrics::Metrics,
+    reload::Reloader,
+    router::{RequestLimits, Router},
+    server, watch,
+};
 use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
 
 /// Envoy ext_authz server running chains of auth plugins.
 #[derive(Parser, Debug)]
@@ -20,12 +31,39 @@ struct Cli {
     /// Address of the gRPC server (ext_authz, health, reflection).
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "0.0.0.0:8083")]
     listen: SocketAddr,
+    /// Address of the admin HTTP server (/metrics, /healthz, /readyz, /config).
+    #[arg(long, env = "GATEHOUSE_ADMIN_LISTEN", default_value = "0.0.0.0:9090")]
+    admin_listen: SocketAddr,
     /// Log line format.
     #[arg(long, env = "GATEHOUSE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
     /// How long one step may take before its request is denied, in milliseconds.
     #[arg(long, env = "GATEHOUSE_STEP_TIMEOUT_MS", default_value_t = 1000)]
     step_timeout_ms: u64,
+    /// How long a whole chain may take, in milliseconds; keep it below Envoy's
+    /// ext_authz timeout (200 ms by default).
+    #[arg(long, env = "GATEHOUSE_CHAIN_DEADLINE_MS", default_value_t = 180)]
+    chain_deadline_ms: u64,
+    /// HTTP status of a denial caused by a plugin error, panic or timeout.
+    #[arg(long, env = "GATEHOUSE_ERROR_STATUS", default_value_t = 403)]
+    error_status: u16,
+    /// Largest request body handed to plugins (larger: 413).
+    #[arg(long, env = "GATEHOUSE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    max_body_bytes: usize,
+    /// Most request headers handed to plugins (more: 431).
+    #[arg(long, env = "GATEHOUSE_MAX_HEADERS", default_value_t = 200)]
+    max_headers: usize,
+    /// Largest total header size handed to plugins (more: 431).
+    #[arg(long, env = "GATEHOUSE_MAX_HEADER_BYTES", default_value_t = 65536)]
+    max_header_bytes: usize,
+    /// How often to check the config file and plugin directory for changes, in
+    /// milliseconds; 0 disables (SIGHUP still reloads).
+    #[arg(long, env = "GATEHOUSE_WATCH_INTERVAL_MS", default_value_t = 2000)]
+    watch_interval_ms: u64,
+    /// On SIGTERM, report NOT_SERVING this long before refusing new connections,
+    /// so load balancers stop sending first (milliseconds).
+    #[arg(long, env = "GATEHOUSE_SHUTDOWN_DELAY_MS", default_value_t = 0)]
+    shutdown_delay_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -42,54 +80,31 @@ fn init_logging(format: LogFormat) {
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
 }
 
-async fn terminated() {
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!(%e, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
+/// Completes on SIGTERM or Ctrl-C.
+async fn terminated() -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     tokio::select! {
         _ = term.recv() => {}
         _ = tokio::signal::ctrl_c() => {}
     }
+    Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
-
-    let router = Arc::new(Router::new());
-    let limits = Limits {
-        step_timeout: Duration::from_millis(cli.step_timeout_ms),
-        ..Limits::default()
-    };
-    let reloader = Arc::new(Reloader::new(
-        &cli.config,
-        Loader::new(&cli.plugin_dir),
-        router.clone(),
-        limits,
-    ));
-    reloader.reload().with_context(|| {
-        format!(
-            "cannot start: auth configs in {} (plugins from {})",
-            cli.config.display(),
-            cli.plugin_dir.display()
-        )
-    })?;
-
+/// Reloads on every SIGHUP.
+fn reload_on_hangup(reloader: Arc<Reloader>) -> anyhow::Result<()> {
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-    let on_hangup = reloader.clone();
     tokio::spawn(async move {
         while hangup.recv().await.is_some() {
-            let reloader = on_hangup.clone();
+            let reloader = reloader.clone();
             match tokio::task::spawn_blocking(move || reloader.reload()).await {
                 Ok(Ok(generation)) => tracing::info!(generation, "reloaded on SIGHUP"),
                 Ok(Err(e)) => {
@@ -101,14 +116,104 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
+    Ok(())
+}
 
-    let listener = tokio::net::TcpListener::bind(cli.listen)
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+
+    let metrics = Arc::new(Metrics::new());
+    let request_limits = RequestLimits {
+        max_body_bytes: cli.max_body_bytes,
+        max_headers: cli.max_headers,
+        max_header_bytes: cli.max_header_bytes,
+    };
+    let router = Arc::new(Router::new(metrics, request_limits));
+    let limits = Limits {
+        step_timeout: Duration::from_millis(cli.step_timeout_ms),
+        chain_deadline: Duration::from_millis(cli.chain_deadline_ms),
+        error_status: cli.error_status,
+        failure_mode_allow: false,
+    };
+    let reloader = Arc::new(Reloader::new(
+        &cli.config,
+        Loader::new(&cli.plugin_dir),
+        router.clone(),
+        limits,
+    ));
+    let (readiness, health) = Readiness::new().await;
+    let readiness = Arc::new(readiness);
+
+    // Listen first so probes get NOT_SERVING (not connection refused) while loading.
+    let grpc_listener = tokio::net::TcpListener::bind(cli.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cli.listen))?;
-    tracing::info!(listen = %cli.listen, plugin_dir = %cli.plugin_dir.display(), "gatehouse serving ext_authz v3");
-    gatehouse::server::serve(listener, router, terminated())
+    let admin_listener = tokio::net::TcpListener::bind(cli.admin_listen)
         .await
+        .with_context(|| format!("cannot listen on {} (admin)", cli.admin_listen))?;
+    let stop_accepting = CancellationToken::new();
+    let admin = Admin {
+        router: router.clone(),
+        reloader: reloader.clone(),
+        readiness: readiness.clone(),
+    };
+    let admin_task = tokio::spawn(admin::serve(
+        admin_listener,
+        admin,
+        stop_accepting.clone().cancelled_owned(),
+    ));
+    let grpc_task = tokio::spawn(server::serve(
+        grpc_listener,
+        router.clone(),
+        health,
+        stop_accepting.clone().cancelled_owned(),
+    ));
+
+    let initial = reloader.clone();
+    tokio::task::spawn_blocking(move || initial.reload())
+        .await
+        .context("loading task failed")?
+        .with_context(|| {
+            format!(
+                "cannot start: auth configs in {} (plugins from {})",
+                cli.config.display(),
+                cli.plugin_dir.display()
+            )
+        })?;
+    readiness.set_loaded().await;
+    tracing::info!(listen = %cli.listen, admin = %cli.admin_listen, plugin_dir = %cli.plugin_dir.display(), "gatehouse serving ext_authz v3");
+
+    reload_on_hangup(reloader.clone())?;
+    let stop_watching = CancellationToken::new();
+    if cli.watch_interval_ms > 0 {
+        let interval = Duration::from_millis(cli.watch_interval_ms);
+        tokio::spawn(watch::watch(
+            reloader.clone(),
+            cli.plugin_dir.clone(),
+            interval,
+            stop_watching.clone(),
+        ));
+    }
+
+    terminated().await?;
+    tracing::info!("SIGTERM: draining");
+    readiness.set_draining().await;
+    stop_watching.cancel();
+    tokio::time::sleep(Duration::from_millis(cli.shutdown_delay_ms)).await;
+    stop_accepting.cancel();
+    grpc_task
+        .await
+        .context("gRPC server task")?
         .context("gRPC server failed")?;
+    admin_task
+        .await
+        .context("admin server task")?
+        .context("admin server failed")?;
+    if let Some(generation) = router.current() {
+        generation.stop.cancel();
+    }
     tracing::info!("stopped");
     Ok(())
 }

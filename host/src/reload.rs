@@ -10,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc,
+        Arc, Mutex,
     },
 };
 
@@ -47,6 +47,9 @@ pub struct Reloader {
     router: Arc<Router>,
     limits: Limits,
     generations: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    /// Serialises reloads (SIGHUP and the file watcher may fire together).
+    reloading: Mutex<()>,
 }
 
 impl Reloader {
@@ -63,6 +66,8 @@ impl Reloader {
             router,
             limits,
             generations: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            reloading: Mutex::new(()),
         }
     }
 
@@ -71,10 +76,42 @@ impl Reloader {
         &self.config_path
     }
 
-    /// Reads the config file again and applies it.
+    /// The loader (for the libraries it holds).
+    pub fn loader(&self) -> &Loader {
+        &self.loader
+    }
+
+    /// Why the last reload failed, until a later one succeeds.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads the config file again and applies it, recording the outcome in the
+    /// metrics and in [`Reloader::last_error`].
     pub fn reload(&self) -> Result<u64, ReloadError> {
-        let configs = config::load_file(&self.config_path)?;
-        self.apply(&configs)
+        let _one_at_a_time = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let result = config::load_file(&self.config_path)
+            .map_err(ReloadError::from)
+            .and_then(|configs| self.apply(&configs));
+        let metrics = self.router.metrics();
+        metrics
+            .loaded_libraries
+            .set(self.loader.libraries().len() as i64);
+        let mut last_error = self.last_error.lock().unwrap_or_else(|e| e.into_inner());
+        match &result {
+            Ok(_) => {
+                metrics.reloads.with_label_values(&["ok"]).inc();
+                *last_error = None;
+            }
+            Err(e) => {
+                metrics.reloads.with_label_values(&["failed"]).inc();
+                *last_error = Some(e.to_string());
+            }
+        }
+        result
     }
 
     /// Applies `configs` (all or nothing); returns the new generation number.
@@ -82,6 +119,7 @@ impl Reloader {
         let stop = CancellationToken::new();
         let mut errors = Vec::new();
         let mut built: Vec<BuiltConfig> = Vec::new();
+        let mut limits = std::collections::HashMap::new();
         for auth in configs {
             let mut steps = Vec::new();
             for (index, step) in auth.steps.iter().enumerate() {
@@ -96,6 +134,13 @@ impl Reloader {
                     )),
                 }
             }
+            limits.insert(
+                auth.id(),
+                Limits {
+                    failure_mode_allow: auth.failure_mode_allow,
+                    ..self.limits
+                },
+            );
             built.push((auth.id(), steps));
         }
         if !errors.is_empty() {
@@ -130,7 +175,8 @@ impl Reloader {
                         step: instance,
                     })
                     .collect();
-                (id.clone(), Arc::new(Chain::new(id, steps, self.limits)))
+                let limits = limits.get(&id).copied().unwrap_or(self.limits);
+                (id.clone(), Arc::new(Chain::new(id, steps, limits)))
             })
             .collect();
         self.router.swap(Arc::new(Generation {

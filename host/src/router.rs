@@ -1,13 +1,16 @@
 //! Which auth config decides a request: `context_extensions.config_id` looked up
 //! in the configuration generation that is current when the request arrives.
+//! Also where requests too large to hand to plugins are refused.
 
 use std::{collections::HashMap, sync::Arc};
 
 use arc_swap::ArcSwapOption;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     chain::Chain,
+    metrics::Metrics,
     model::{Decision, Denied, Request},
 };
 
@@ -20,20 +23,95 @@ pub struct Generation {
     pub number: u64,
     /// Auth config id → chain.
     pub chains: HashMap<String, Arc<Chain>>,
-    pub(crate) stop: CancellationToken,
+    /// Cancelled when this generation is replaced or the host stops.
+    pub stop: CancellationToken,
+}
+
+/// Bounds on what a request may carry into plugins.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// Largest body passed to plugins; a larger one is refused with 413.
+    pub max_body_bytes: usize,
+    /// Most headers; more are refused with 431.
+    pub max_headers: usize,
+    /// Largest total of header names and values; more is refused with 431.
+    pub max_header_bytes: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1 << 20,
+            max_headers: 200,
+            max_header_bytes: 64 << 10,
+        }
+    }
+}
+
+impl RequestLimits {
+    /// The status and reason for a request over the limits, if it is.
+    fn check(&self, request: &Request) -> Option<(u16, String)> {
+        let body = request.body.as_ref().map_or(0, Vec::len);
+        if body > self.max_body_bytes {
+            return Some((
+                413,
+                format!(
+                    "body of {body} bytes exceeds the limit of {} bytes",
+                    self.max_body_bytes
+                ),
+            ));
+        }
+        if request.headers.len() > self.max_headers {
+            return Some((
+                431,
+                format!(
+                    "{} headers exceed the limit of {}",
+                    request.headers.len(),
+                    self.max_headers
+                ),
+            ));
+        }
+        let size: usize = request.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+        if size > self.max_header_bytes {
+            return Some((
+                431,
+                format!(
+                    "headers of {size} bytes exceed the limit of {} bytes",
+                    self.max_header_bytes
+                ),
+            ));
+        }
+        None
+    }
 }
 
 /// Holds the current generation; requests take a snapshot of it, so a reload
 /// never changes the chain of a request already running.
-#[derive(Default)]
 pub struct Router {
     current: ArcSwapOption<Generation>,
+    metrics: Arc<Metrics>,
+    limits: RequestLimits,
+}
+
+impl Default for Router {
+    fn default() -> Self {
+        Self::new(Arc::new(Metrics::new()), RequestLimits::default())
+    }
 }
 
 impl Router {
     /// A router with no configuration yet (every request is denied).
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(metrics: Arc<Metrics>, limits: RequestLimits) -> Self {
+        Self {
+            current: ArcSwapOption::empty(),
+            metrics,
+            limits,
+        }
+    }
+
+    /// The metrics this router records into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The current generation, if any configuration has been loaded.
@@ -43,39 +121,73 @@ impl Router {
 
     /// Installs `next`, returning the previous generation.
     pub(crate) fn swap(&self, next: Arc<Generation>) -> Option<Arc<Generation>> {
+        self.metrics.generation.set(next.number as i64);
         self.current.swap(Some(next))
     }
 
     /// Routes `request` to its chain and runs it. Fails closed: no configuration,
-    /// no `config_id` or an unknown one denies with 403.
+    /// no `config_id`, an unknown one, or a request over the limits is denied.
     pub async fn decide(&self, request: &Request) -> Decision {
-        let Some(generation) = self.current() else {
-            return refuse(request, "no auth configuration is loaded yet".into());
+        let config_id = request
+            .context_extensions
+            .get(CONFIG_ID_KEY)
+            .map(String::as_str)
+            .unwrap_or("");
+        let span = tracing::info_span!("check", request_id = %request.id, config_id);
+        let (label, decision) = self.route(request).instrument(span).await;
+        let verdict = match decision {
+            Decision::Allow(_) => "allow",
+            Decision::Deny(_) => "deny",
         };
-        let Some(id) = request.context_extensions.get(CONFIG_ID_KEY) else {
+        self.metrics
+            .requests
+            .with_label_values(&[label.as_str(), verdict])
+            .inc();
+        decision
+    }
+
+    /// Returns the metrics label of the auth config (never client input) and the decision.
+    async fn route(&self, request: &Request) -> (String, Decision) {
+        let Some(generation) = self.current() else {
             return refuse(
                 request,
-                format!("the route sets no context_extensions.{CONFIG_ID_KEY}, so no auth config applies"),
+                "(none)",
+                403,
+                "no auth configuration is loaded yet".into(),
             );
+        };
+        let Some(id) = request.context_extensions.get(CONFIG_ID_KEY) else {
+            let reason = format!(
+                "the route sets no context_extensions.{CONFIG_ID_KEY}, so no auth config applies"
+            );
+            return refuse(request, "(none)", 403, reason);
         };
         let Some(chain) = generation.chains.get(id) else {
             let mut known: Vec<_> = generation.chains.keys().map(String::as_str).collect();
             known.sort_unstable();
-            return refuse(
-                request,
-                format!("unknown auth config '{id}' (loaded: {})", known.join(", ")),
-            );
+            let reason = format!("unknown auth config '{id}' (loaded: {})", known.join(", "));
+            return refuse(request, "(unknown)", 403, reason);
         };
-        chain.run(request).await
+        if let Some((status, reason)) = self.limits.check(request) {
+            return refuse(request, chain.id(), status, reason);
+        }
+        let decision = chain.run(request, self.metrics.as_ref()).await;
+        if let Decision::Deny(denied) = &decision {
+            tracing::debug!(status = denied.status, reason = %denied.reason, "denied");
+        }
+        (chain.id().to_string(), decision)
     }
 }
 
-fn refuse(request: &Request, reason: String) -> Decision {
-    tracing::warn!(request_id = %request.id, path = %request.path, %reason, "request denied");
-    Decision::Deny(Denied {
-        status: 403,
-        body: String::new(),
-        headers: Vec::new(),
-        reason,
-    })
+fn refuse(request: &Request, label: &str, status: u16, reason: String) -> (String, Decision) {
+    tracing::warn!(path = %request.path, %reason, "request denied");
+    (
+        label.to_string(),
+        Decision::Deny(Denied {
+            status,
+            body: String::new(),
+            headers: Vec::new(),
+            reason,
+        }),
+    )
 }

@@ -5,6 +5,7 @@ use std::{future::Future, sync::Arc};
 use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic_health::pb::health_server::{Health, HealthServer};
 
 use crate::{frontend::envoy::EnvoyAuthorization, router::Router};
 
@@ -16,23 +17,14 @@ pub const EXT_AUTHZ_DESCRIPTOR_SET: &[u8] =
 /// The fully qualified name of the Authorization service (for health checks).
 pub const AUTHORIZATION_SERVICE: &str = "envoy.service.auth.v3.Authorization";
 
-/// Serves on `listener` until `shutdown` completes, then drains in-flight calls.
-/// Health reports SERVING when a configuration is loaded, NOT_SERVING while
-/// draining.
+/// Serves ext_authz, `health` and reflection on `listener` until `shutdown`
+/// completes, then stops accepting and finishes the calls in flight.
 pub async fn serve(
     listener: TcpListener,
     router: Arc<Router>,
+    health: HealthServer<impl Health>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let (health, health_service) = tonic_health::server::health_reporter();
-    if router.current().is_some() {
-        health
-            .set_serving::<AuthorizationServer<EnvoyAuthorization>>()
-            .await;
-        health
-            .set_service_status("", tonic_health::ServingStatus::Serving)
-            .await;
-    }
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(EXT_AUTHZ_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -43,22 +35,11 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .expect("bundled descriptor sets are valid");
-
-    let drain = async move {
-        shutdown.await;
-        tracing::info!("shutting down: draining in-flight requests");
-        health
-            .set_not_serving::<AuthorizationServer<EnvoyAuthorization>>()
-            .await;
-        health
-            .set_service_status("", tonic_health::ServingStatus::NotServing)
-            .await;
-    };
     tonic::transport::Server::builder()
         .add_service(AuthorizationServer::new(EnvoyAuthorization::new(router)))
-        .add_service(health_service)
+        .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
 }

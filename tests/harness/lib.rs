@@ -93,6 +93,8 @@ pub struct Host {
     child: Child,
     /// The gRPC address.
     pub addr: SocketAddr,
+    /// The admin HTTP address.
+    pub admin: SocketAddr,
     config: PathBuf,
     log: PathBuf,
 }
@@ -125,6 +127,13 @@ impl Host {
         std::fs::write(&config, config_yaml).expect("write config");
         let log = plugins.path().join("gatehouse.log");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
+        // File watching off unless a test asks for it: reloads come from SIGHUP.
+        let defaults: &[&str] = if extra_args.contains(&"--watch-interval-ms") {
+            &[]
+        } else {
+            &["--watch-interval-ms", "0"]
+        };
         let child = Command::new(target_dir().join("gatehouse"))
             .arg("--config")
             .arg(&config)
@@ -132,6 +141,9 @@ impl Host {
             .arg(plugins.path())
             .arg("--listen")
             .arg(addr.to_string())
+            .arg("--admin-listen")
+            .arg(admin.to_string())
+            .args(defaults)
             .args(extra_args)
             .env("RUST_LOG", "info,gatehouse=debug")
             .stdout(Stdio::null())
@@ -141,6 +153,7 @@ impl Host {
         let mut host = Host {
             child,
             addr,
+            admin,
             config,
             log,
         };
@@ -232,6 +245,49 @@ impl Host {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The config file the host reads.
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// GET `path` on the admin port: (status, body).
+    pub fn admin_get(&self, path: &str) -> (u16, String) {
+        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(self.admin).expect("connect admin");
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    /// Sends SIGTERM and waits for the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().ok().and_then(|s| s.code())
     }
 
     /// True while the process runs.

@@ -12,6 +12,7 @@ use std::{
 };
 
 use futures::{future::BoxFuture, FutureExt};
+use tracing::Instrument;
 
 use crate::model::{Allowed, Decision, Denied, Request, State, StepOutcome};
 use headers::HeaderMerge;
@@ -50,22 +51,72 @@ pub struct ChainStep {
     pub step: Arc<dyn Step>,
 }
 
-/// Settings that apply to every step of a chain.
+/// Time limits and the failure policy of a chain.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// How long one step may take before the request is denied.
+    /// How long one step may take.
     pub step_timeout: Duration,
+    /// How long the whole chain may take; keep it below Envoy's ext_authz timeout
+    /// (200 ms by default) so the host answers before Envoy gives up.
+    pub chain_deadline: Duration,
     /// The HTTP status of a denial caused by an error, panic or timeout.
     pub error_status: u16,
+    /// Allow (instead of deny) when a step fails, like Envoy's own
+    /// `failure_mode_allow`. Denials by a plugin still deny.
+    pub failure_mode_allow: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             step_timeout: Duration::from_secs(1),
+            chain_deadline: Duration::from_millis(180),
             error_status: 403,
+            failure_mode_allow: false,
         }
     }
+}
+
+/// How a step ended, for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepResult {
+    /// The step allowed.
+    Allow,
+    /// The step denied.
+    Deny,
+    /// The plugin returned an error.
+    Error,
+    /// The plugin panicked.
+    Panic,
+    /// The step or the chain ran out of time.
+    Timeout,
+}
+
+impl StepResult {
+    /// A short label (`allow`, `deny`, `error`, `panic`, `timeout`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepResult::Allow => "allow",
+            StepResult::Deny => "deny",
+            StepResult::Error => "error",
+            StepResult::Panic => "panic",
+            StepResult::Timeout => "timeout",
+        }
+    }
+}
+
+/// Receives what a chain did, step by step (metrics implement this; the chain
+/// itself knows nothing of Prometheus).
+pub trait Observer: Send + Sync {
+    /// One step finished.
+    fn step(&self, config: &str, step: &str, result: StepResult, elapsed: Duration);
+}
+
+/// An observer that ignores everything.
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn step(&self, _: &str, _: &str, _: StepResult, _: Duration) {}
 }
 
 /// An auth config, ready to run.
@@ -90,9 +141,29 @@ impl Chain {
         &self.id
     }
 
-    /// Runs the chain for one request.
-    pub async fn run(&self, request: &Request) -> Decision {
-        let mut state = State::new();
+    /// The step names, in order.
+    pub fn step_names(&self) -> impl Iterator<Item = &str> {
+        self.steps.iter().map(|s| s.name.as_str())
+    }
+
+    /// The chain's limits and failure policy.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Runs the chain for one request, starting from an empty state.
+    pub async fn run(&self, request: &Request, observer: &dyn Observer) -> Decision {
+        self.run_with_state(request, State::new(), observer).await
+    }
+
+    /// Runs the chain for one request, starting from `state`.
+    pub async fn run_with_state(
+        &self,
+        request: &Request,
+        mut state: State,
+        observer: &dyn Observer,
+    ) -> Decision {
+        let deadline = Instant::now() + self.limits.chain_deadline;
         let mut upstream = HeaderMerge::new(
             request
                 .headers
@@ -104,23 +175,37 @@ impl Chain {
         let mut metadata = BTreeMap::new();
 
         for step in &self.steps {
+            let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
             let started = Instant::now();
-            let result = self.call(step, request, &state).await;
-            let micros = started.elapsed().as_micros() as u64;
+            let result = self
+                .call(step, request, &state, deadline)
+                .instrument(span.clone())
+                .await;
+            let elapsed = started.elapsed();
+            span.record("micros", elapsed.as_micros() as u64);
             let outcome = match result {
                 Ok(outcome) => outcome,
                 Err(error) => {
-                    tracing::warn!(config = %self.id, step = %step.name, %error, micros, "step failed: request denied");
-                    return Decision::Deny(Denied {
-                        status: self.limits.error_status,
-                        body: String::new(),
-                        headers: Vec::new(),
-                        reason: format!("step '{}' failed: {error}", step.name),
-                    });
+                    let kind = match error {
+                        StepError::Plugin(_) => StepResult::Error,
+                        StepError::Panic(_) => StepResult::Panic,
+                        StepError::Timeout(_) => StepResult::Timeout,
+                    };
+                    span.record("decision", kind.as_str());
+                    observer.step(&self.id, &step.name, kind, elapsed);
+                    return self.on_failure(&step.name, error);
                 }
             };
+            let kind = if outcome.allow {
+                StepResult::Allow
+            } else {
+                StepResult::Deny
+            };
+            span.record("decision", kind.as_str());
+            observer.step(&self.id, &step.name, kind, elapsed);
+            let _entered = span.enter();
+            tracing::debug!(status = outcome.status, "step done");
             if !outcome.allow {
-                tracing::debug!(config = %self.id, step = %step.name, status = outcome.status, micros, "step denied");
                 let mut headers = HeaderMerge::default();
                 headers.apply(&outcome.response_headers, &[]);
                 return Decision::Deny(Denied {
@@ -134,7 +219,6 @@ impl Chain {
                     reason: format!("denied by step '{}'", step.name),
                 });
             }
-            tracing::debug!(config = %self.id, step = %step.name, micros, "step allowed");
             upstream.apply(&outcome.request_headers, &outcome.remove_request_headers);
             response.apply(&outcome.response_headers, &[]);
             for key in &outcome.state_remove {
@@ -156,28 +240,51 @@ impl Chain {
         })
     }
 
+    /// A step could not decide: deny (fail closed) unless the auth config opted in
+    /// to `failureModeAllow`, which lets the request through unmodified but marked.
+    fn on_failure(&self, step: &str, error: StepError) -> Decision {
+        if self.limits.failure_mode_allow {
+            tracing::warn!(config = %self.id, %step, %error, "step failed: allowed by failureModeAllow");
+            return Decision::Allow(Allowed {
+                set_headers: vec![(FAILURE_MODE_HEADER.into(), "true".into())],
+                ..Allowed::default()
+            });
+        }
+        tracing::warn!(config = %self.id, %step, %error, "step failed: request denied");
+        Decision::Deny(Denied {
+            status: self.limits.error_status,
+            body: String::new(),
+            headers: Vec::new(),
+            reason: format!("step '{step}' failed: {error}"),
+        })
+    }
+
     async fn call(
         &self,
         step: &ChainStep,
         request: &Request,
         state: &State,
+        deadline: Instant,
     ) -> Result<StepOutcome, StepError> {
+        let now = Instant::now();
+        let budget = self
+            .limits
+            .step_timeout
+            .min(deadline.saturating_duration_since(now));
         // A panic while creating or polling the future is this request's error only.
         let future =
             std::panic::catch_unwind(AssertUnwindSafe(|| step.step.authorize(request, state)))
                 .map_err(|p| StepError::Panic(panic_message(p)))?;
-        match tokio::time::timeout(
-            self.limits.step_timeout,
-            AssertUnwindSafe(future).catch_unwind(),
-        )
-        .await
-        {
-            Err(_) => Err(StepError::Timeout(self.limits.step_timeout)),
+        match tokio::time::timeout(budget, AssertUnwindSafe(future).catch_unwind()).await {
+            Err(_) => Err(StepError::Timeout(budget)),
             Ok(Err(panic)) => Err(StepError::Panic(panic_message(panic))),
             Ok(Ok(result)) => result,
         }
     }
 }
+
+/// Set on the upstream request when `failureModeAllow` let a failed chain through.
+pub const FAILURE_MODE_HEADER: &str = "x-gatehouse-failure-mode-allowed";
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     payload

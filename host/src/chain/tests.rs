@@ -71,7 +71,7 @@ async fn state_flows_and_first_deny_stops() {
     });
     let (third, third_calls) = step("third", |_| Ok(allow()));
     let chain = Chain::new("c", vec![first, second, third], Limits::default());
-    match chain.run(&Request::default()).await {
+    match chain.run(&Request::default(), &NoObserver).await {
         Decision::Deny(d) => assert_eq!((d.status, d.body.as_str()), (418, "saw alice")),
         other => panic!("expected deny, got {other:?}"),
     }
@@ -108,7 +108,7 @@ async fn allow_merges_headers_state_and_user() {
         ..Default::default()
     };
     let Decision::Allow(allowed) = Chain::new("c", vec![a, b], Limits::default())
-        .run(&request)
+        .run(&request, &NoObserver)
         .await
     else {
         panic!("expected allow");
@@ -155,6 +155,7 @@ async fn errors_panics_and_timeouts_deny() {
     let limits = Limits {
         step_timeout: Duration::from_millis(50),
         error_status: 500,
+        ..Limits::default()
     };
     let cases: Vec<(ChainStep, &str)> = vec![
         (fails, "plugin error: nope"),
@@ -176,7 +177,7 @@ async fn errors_panics_and_timeouts_deny() {
     ];
     for (step, expected) in cases {
         let chain = Chain::new("c", vec![step], limits);
-        match chain.run(&Request::default()).await {
+        match chain.run(&Request::default(), &NoObserver).await {
             Decision::Deny(d) => {
                 assert_eq!(d.status, 500);
                 assert!(
@@ -188,4 +189,76 @@ async fn errors_panics_and_timeouts_deny() {
             other => panic!("expected deny, got {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn chain_deadline_caps_the_steps_and_failure_mode_allow_lets_through() {
+    struct Slow;
+    impl Step for Slow {
+        fn authorize(
+            &self,
+            _: &Request,
+            _: &State,
+        ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(60)).await;
+                Ok(allow())
+            })
+        }
+    }
+    let slow = || ChainStep {
+        name: "slow".into(),
+        step: Arc::new(Slow),
+    };
+    // Each step is within its own timeout, but three of them exceed the chain deadline.
+    let limits = Limits {
+        step_timeout: Duration::from_secs(1),
+        chain_deadline: Duration::from_millis(150),
+        ..Limits::default()
+    };
+    let chain = Chain::new("c", vec![slow(), slow(), slow()], limits);
+    match chain.run(&Request::default(), &NoObserver).await {
+        Decision::Deny(d) => assert!(d.reason.contains("timed out"), "{}", d.reason),
+        other => panic!("the chain deadline must deny, got {other:?}"),
+    }
+    let chain = Chain::new(
+        "c",
+        vec![slow(), slow(), slow()],
+        Limits {
+            failure_mode_allow: true,
+            ..limits
+        },
+    );
+    match chain.run(&Request::default(), &NoObserver).await {
+        Decision::Allow(a) => assert_eq!(
+            a.set_headers,
+            vec![(FAILURE_MODE_HEADER.to_string(), "true".to_string())]
+        ),
+        other => panic!("failureModeAllow must allow, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn observer_sees_every_step() {
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Record(Mutex<Vec<(String, StepResult)>>);
+    impl Observer for Record {
+        fn step(&self, _: &str, step: &str, result: StepResult, _: Duration) {
+            self.0.lock().unwrap().push((step.to_string(), result));
+        }
+    }
+    let (a, _) = step("a", |_| Ok(allow()));
+    let (b, _) = step("b", |_| Ok(StepOutcome::default()));
+    let record = Record::default();
+    Chain::new("c", vec![a, b], Limits::default())
+        .run(&Request::default(), &record)
+        .await;
+    assert_eq!(
+        *record.0.lock().unwrap(),
+        vec![
+            ("a".to_string(), StepResult::Allow),
+            ("b".to_string(), StepResult::Deny)
+        ]
+    );
 }

@@ -25,8 +25,11 @@ struct Metadata {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct Spec {
     configs: Vec<StepDocument>,
+    #[serde(default)]
+    failure_mode_allow: bool,
 }
 
 /// One entry of `spec.configs`. Gloo has other step kinds (oauth2, apiKeyAuth…);
@@ -109,6 +112,7 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
             name: doc.metadata.name,
             namespace: doc.metadata.namespace.filter(|ns| !ns.is_empty()),
             steps,
+            failure_mode_allow: doc.spec.failure_mode_allow,
             origin: where_.clone(),
         };
         if !ids.insert(config.id()) {

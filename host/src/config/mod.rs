@@ -31,6 +31,9 @@ pub struct AuthConfig {
     pub namespace: Option<String>,
     /// The steps, in the order written.
     pub steps: Vec<StepConfig>,
+    /// `spec.failureModeAllow`: allow when a step fails (error, panic, timeout)
+    /// instead of denying, as Envoy's own option does. Default false.
+    pub failure_mode_allow: bool,
     /// Where it came from, for error messages (`file.yaml, document 2`).
     pub origin: String,
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use abi_stable::library::{lib_header_from_path, LibHeader};
+use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, ROOT_MODULE_LOADER_NAME};
 
 use super::{
     abi::{v1_0, v1_1, FactoryError, Instance},
@@ -33,10 +33,14 @@ impl Library {
     /// Opens `path` and checks it against the interface copy for its version.
     pub(super) fn open(path: &Path) -> Result<Self, LoadError> {
         let file = path.display().to_string();
+        super::elf::check(path).map_err(|reason| LoadError::Open {
+            file: file.clone(),
+            reason,
+        })?;
         let header: &'static LibHeader =
             lib_header_from_path(path).map_err(|e| LoadError::Open {
                 file: file.clone(),
-                reason: super::trim(&e.to_string()),
+                reason: open_failure(&file, &e),
             })?;
         let name = header.root_mod_consts().name();
         if name != api::ROOT_MODULE_NAME {
@@ -124,5 +128,36 @@ impl Library {
             Module::V1_0(m) => v1_0::new_instance(m, name, config),
             Module::V1_1(m) => v1_1::new_instance(m, name, config),
         }
+    }
+}
+
+/// Why abi_stable could not open a library or find its header, in a plugin
+/// author's words (abi_stable's own text repeats the path and, for a missing
+/// symbol, prints it with a trailing NUL).
+fn open_failure(file: &str, error: &LibraryError) -> String {
+    match error {
+        LibraryError::GetSymbolError { .. } => format!(
+            "a shared library, but not a Gatehouse plugin: it does not export the abi_stable \
+             library header ({ROOT_MODULE_LOADER_NAME}); export plugins with gatehouse-plugin-sdk's \
+             export_plugins! and build with crate-type = [\"cdylib\"]"
+        ),
+        LibraryError::OpenError { err, .. } => {
+            let text = err.to_string();
+            let reason = text
+                .strip_prefix(file)
+                .and_then(|rest| rest.strip_prefix(": "))
+                .unwrap_or(&text);
+            let hint = if reason.contains("cannot open shared object file") {
+                "; a library it links against is missing on this host: install it, or link it statically"
+            } else if reason.contains("version `GLIBC_") {
+                "; it was built against a newer glibc than this host has: build it on the host's base image"
+            } else if reason.contains("dynamically load") && reason.contains("executable") {
+                "; it is a program, not a library: build the plugin crate with crate-type = [\"cdylib\"]"
+            } else {
+                ""
+            };
+            format!("dlopen refused it: {}{hint}", super::trim(reason))
+        }
+        other => super::trim(&other.to_string()),
     }
 }

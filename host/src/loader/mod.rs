@@ -3,6 +3,7 @@
 //! plugin and build it from its config.
 
 mod abi;
+mod elf;
 mod layout;
 mod library;
 mod path;
@@ -16,6 +17,8 @@ use std::{
 use abi::FactoryErrorKind;
 pub use abi::Instance;
 pub use library::{Library, SUPPORTED_INTERFACES};
+
+use sha2::{Digest, Sha256};
 
 use crate::config::StepConfig;
 
@@ -108,18 +111,40 @@ fn trim(text: &str) -> String {
     format!("{} …", &joined[..end])
 }
 
-/// Loads plugins from one directory, opening each library file once.
+/// Loads plugins from one directory, opening each distinct library once.
+///
+/// Libraries are never unloaded (abi_stable leaks them on purpose), so the cache
+/// is keyed by content: reloading an unchanged file reuses the loaded library, and
+/// memory does not grow. A file replaced by new content is loaded from a
+/// content-addressed copy, because the dynamic loader would hand back the old
+/// library for a path it has already opened.
 pub struct Loader {
     plugin_dir: PathBuf,
-    libraries: Mutex<HashMap<PathBuf, Arc<Library>>>,
+    copy_dir: PathBuf,
+    libraries: Mutex<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    /// Content hash → library.
+    by_hash: HashMap<String, Arc<Library>>,
+    /// Paths the dynamic loader has already opened.
+    opened: std::collections::HashSet<PathBuf>,
 }
 
 impl Loader {
-    /// A loader for `plugin_dir`.
+    /// A loader for `plugin_dir`; replaced libraries are copied under the system
+    /// temporary directory.
     pub fn new(plugin_dir: impl Into<PathBuf>) -> Self {
+        Self::with_copy_dir(plugin_dir, std::env::temp_dir().join("gatehouse-libraries"))
+    }
+
+    /// A loader for `plugin_dir` that copies replaced libraries into `copy_dir`.
+    pub fn with_copy_dir(plugin_dir: impl Into<PathBuf>, copy_dir: impl Into<PathBuf>) -> Self {
         Self {
             plugin_dir: plugin_dir.into(),
-            libraries: Mutex::new(HashMap::new()),
+            copy_dir: copy_dir.into(),
+            libraries: Mutex::new(Cache::default()),
         }
     }
 
@@ -128,14 +153,49 @@ impl Loader {
         &self.plugin_dir
     }
 
+    /// Every library loaded so far.
+    pub fn libraries(&self) -> Vec<Arc<Library>> {
+        let cache = self.libraries.lock().unwrap_or_else(|e| e.into_inner());
+        cache.by_hash.values().cloned().collect()
+    }
+
     /// Opens (or reuses) the library `file_name` inside the plugin directory.
     pub fn library(&self, file_name: &str) -> Result<Arc<Library>, LoadError> {
         let path = path::resolve(&self.plugin_dir, file_name)?;
-        let mut libraries = self.libraries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(library) = libraries.get(&path) {
+        let unreadable = |e: std::io::Error| LoadError::Open {
+            file: path.display().to_string(),
+            reason: format!("cannot read: {e}"),
+        };
+        let bytes = std::fs::read(&path).map_err(unreadable)?;
+        let hash: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut cache = self.libraries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(library) = cache.by_hash.get(&hash) {
             return Ok(Arc::clone(library));
         }
-        let library = Arc::new(Library::open(&path)?);
+        let open_path = if cache.opened.contains(&path) {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let copy = self.copy_dir.join(format!("{}-{name}", &hash[..16]));
+            std::fs::create_dir_all(&self.copy_dir)
+                .and_then(|_| std::fs::write(&copy, &bytes))
+                .map_err(|e| LoadError::Open {
+                    file: path.display().to_string(),
+                    reason: format!(
+                        "changed on disk; cannot stage the new version in {}: {e}",
+                        self.copy_dir.display()
+                    ),
+                })?;
+            copy
+        } else {
+            path.clone()
+        };
+        cache.opened.insert(open_path.clone());
+        let library = Arc::new(Library::open(&open_path)?);
         tracing::info!(
             file = %path.display(),
             interface = library.interface(),
@@ -143,7 +203,7 @@ impl Loader {
             plugins = ?library.plugin_names(),
             "plugin library loaded"
         );
-        libraries.insert(path, Arc::clone(&library));
+        cache.by_hash.insert(hash, Arc::clone(&library));
         Ok(library)
     }
 
