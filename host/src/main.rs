@@ -64,6 +64,10 @@ struct Cli {
     /// so load balancers stop sending first (milliseconds).
     #[arg(long, env = "GATEHOUSE_SHUTDOWN_DELAY_MS", default_value_t = 0)]
     shutdown_delay_ms: u64,
+    /// After refusing new connections, wait at most this long for in-flight
+    /// calls and open connections to finish (milliseconds).
+    #[arg(long, env = "GATEHOUSE_DRAIN_TIMEOUT_MS", default_value_t = 10000)]
+    drain_timeout_ms: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

@@ -123,9 +123,23 @@ impl Host {
         plugins: &PluginDir,
         extra_args: &[&str],
     ) -> Result<Host, StartFailure> {
+        let mut host = Host::spawn(config_yaml, plugins, extra_args);
+        host.wait_serving().await.map(|_| host)
+    }
+
+    /// Starts `gatehouse` without waiting for anything.
+    pub fn spawn(config_yaml: &str, plugins: &PluginDir, extra_args: &[&str]) -> Host {
         let config = plugins.path().join("auth-configs.yaml");
         std::fs::write(&config, config_yaml).expect("write config");
-        let log = plugins.path().join("gatehouse.log");
+        Host::spawn_with_config_file(&config, plugins, extra_args)
+    }
+
+    /// Starts `gatehouse` on an existing config file (which may be a symlink).
+    pub fn spawn_with_config_file(config: &Path, plugins: &PluginDir, extra_args: &[&str]) -> Host {
+        let log = plugins.path().join(format!(
+            "gatehouse-{}.log",
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         // File watching off unless a test asks for it: reloads come from SIGHUP.
@@ -136,7 +150,7 @@ impl Host {
         };
         let child = Command::new(target_dir().join("gatehouse"))
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .arg("--plugin-dir")
             .arg(plugins.path())
             .arg("--listen")
@@ -145,46 +159,64 @@ impl Host {
             .arg(admin.to_string())
             .args(defaults)
             .args(extra_args)
-            .env("RUST_LOG", "info,gatehouse=debug")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("spawn gatehouse (run cargo build --workspace)");
-        let mut host = Host {
+        Host {
             child,
             addr,
             admin,
-            config,
+            config: config.to_path_buf(),
             log,
-        };
+        }
+    }
+
+    /// Waits until health reports SERVING, or returns how the host failed.
+    pub async fn wait_serving(&mut self) -> Result<(), StartFailure> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(Some(status)) = host.child.try_wait() {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(StartFailure {
                     code: status.code(),
-                    log: host.logs(),
+                    log: self.logs(),
                 });
             }
-            if host.health("").await == Some(ServingStatus::Serving) {
-                return Ok(host);
+            if self.health("").await == Some(ServingStatus::Serving) {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err(StartFailure {
                     code: None,
-                    log: host.logs(),
+                    log: self.logs(),
                 });
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 
     /// Everything the host logged so far.
     pub fn logs(&self) -> String {
+        self.logs_from(0)
+    }
+
+    /// What the host logged after the first `offset` bytes.
+    pub fn logs_from(&self, offset: u64) -> String {
+        use std::io::{Seek, SeekFrom};
         let mut text = String::new();
         if let Ok(mut f) = std::fs::File::open(&self.log) {
-            let _ = f.read_to_string(&mut text);
+            if f.seek(SeekFrom::Start(offset)).is_ok() {
+                let _ = f.read_to_string(&mut text);
+            }
         }
         text
+    }
+
+    /// The log's current length in bytes.
+    pub fn log_len(&self) -> u64 {
+        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
     }
 
     /// A gRPC channel to the host.
@@ -224,7 +256,7 @@ impl Host {
     /// Replaces the config file and sends SIGHUP; returns once the log shows
     /// the outcome (`reloaded` or `reload failed`).
     pub async fn reload(&self, config_yaml: &str) -> String {
-        let before = self.logs().len();
+        let before = self.log_len();
         std::fs::write(&self.config, config_yaml).expect("write config");
         let status = Command::new("kill")
             .arg("-HUP")
@@ -234,14 +266,13 @@ impl Host {
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let logs = self.logs();
-            let fresh = logs.get(before..).unwrap_or_default().to_string();
+            let fresh = self.logs_from(before);
             if fresh.contains("reloaded on SIGHUP") || fresh.contains("reload failed") {
                 return fresh;
             }
             assert!(
                 Instant::now() < deadline,
-                "no reload outcome logged:\n{logs}"
+                "no reload outcome logged:\n{fresh}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -281,13 +312,21 @@ impl Host {
         (status, body)
     }
 
-    /// Sends SIGTERM and waits for the exit code.
-    pub fn terminate(&mut self) -> Option<i32> {
+    /// Sends SIGTERM and waits (asynchronously, so this test's own gRPC
+    /// connections can answer the server's GOAWAY) for the exit code.
+    pub async fn terminate(&mut self) -> Option<i32> {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        self.child.wait().ok().and_then(|s| s.code())
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
     }
 
     /// True while the process runs.

