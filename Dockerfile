@@ -15,8 +15,11 @@
 FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY . .
+# verify proves the fresh .so files load into this very host (interface version,
+# type layouts, exports, configs, request cases) before any image is produced.
 RUN scripts/build-host.sh --locked \
- && scripts/build-plugins.sh --locked
+ && scripts/build-plugins.sh --locked \
+ && verify/ci/verify-plugins.sh
 
 # --- host: gatehouse (and gatehouse-verify) on a slim Debian, as a non-root user -------
 FROM debian:bookworm-slim AS host
@@ -33,9 +36,10 @@ COPY deploy/demo/auth-configs.yaml /etc/gatehouse/auth-configs.yaml
 ENV GATEHOUSE_CONFIG=/etc/gatehouse/auth-configs.yaml \
     GATEHOUSE_PLUGIN_DIR=/auth-plugins \
     GATEHOUSE_LISTEN=0.0.0.0:8083 \
+    GATEHOUSE_ADMIN_LISTEN=0.0.0.0:9090 \
     GATEHOUSE_LOG_FORMAT=json
 USER 10001:10001
-EXPOSE 8083
+EXPOSE 8083 9090
 ENTRYPOINT ["/usr/local/bin/gatehouse"]
 
 # --- plugins: only the .so files, copied to /auth-plugins when run ---------------------

@@ -248,12 +248,7 @@ async fn health_not_serving_while_loading_serving_after_and_draining_on_sigterm(
         "in-flight and new requests are still answered while draining"
     );
     let code = host.terminate().await;
-    assert_eq!(
-        code,
-        Some(0),
-        "graceful shutdown exits 0:\n{}",
-        host.logs()
-    );
+    assert_eq!(code, Some(0), "graceful shutdown exits 0:\n{}", host.logs());
 }
 
 #[tokio::test]
