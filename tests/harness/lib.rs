@@ -5,6 +5,8 @@
 //! Build first (`scripts/test.sh` does): `cargo build --workspace` for the host
 //! and plugins, `scripts/build-fixtures.sh` for the versioned fixtures.
 
+pub mod http_server;
+
 use std::{
     collections::HashMap,
     io::Read,

@@ -143,6 +143,4 @@ impl Plugin for HttpCallout {
 export_plugins!("HttpCallout" => HttpCallout);
 
 #[cfg(test)]
-mod testkit;
-#[cfg(test)]
 mod tests;

@@ -2,14 +2,11 @@
 //! standing in for the authorization service: allow, deny, timeout, 5xx, cache
 //! hits and expiry, and the README example. Build first: `cargo build --workspace`.
 
-#[path = "../src/testkit/mod.rs"]
-mod testkit;
-
 use std::{path::Path, time::Duration};
 
+use gatehouse_tests::http_server::{Reply, TestServer};
 use gatehouse_tests::{auth_config, check_request, step, verdict, Host, PluginDir, Verdict};
 use serde_json::{json, Value};
-use testkit::server::{Reply, TestServer};
 
 const HC: &str = "libhttp_callout.so";
 const SH: &str = "libset_headers.so";

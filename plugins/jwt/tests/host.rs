@@ -7,13 +7,10 @@ mod testkit;
 
 use std::{path::Path, time::Duration};
 
+use gatehouse_tests::http_server::{Reply, TestServer};
 use gatehouse_tests::{auth_config, check_request, step, verdict, Host, PluginDir, Verdict};
 use serde_json::{json, Value};
-use testkit::{
-    claims, jwks, now,
-    server::{Reply, TestServer},
-    tampered, unsigned, TestKey,
-};
+use testkit::{claims, jwks, now, tampered, unsigned, TestKey};
 
 const JWT: &str = "libjwt.so";
 const SH: &str = "libset_headers.so";

@@ -6,11 +6,8 @@ use gatehouse_plugin_sdk::{Decision, Response};
 use serde_json::{json, Value};
 
 use super::{plugin, request};
-use crate::{
-    decision::UNAVAILABLE,
-    testkit::server::{Reply, TestServer},
-    HttpCallout,
-};
+use crate::{decision::UNAVAILABLE, HttpCallout};
+use gatehouse_tests::http_server::{Reply, TestServer};
 
 fn callout(server: &TestServer, extra: Value) -> HttpCallout {
     let mut config = json!({

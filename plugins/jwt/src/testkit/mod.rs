@@ -2,8 +2,6 @@
 //! keys, tokens signed with them, JWKS documents, and a local HTTP server.
 #![allow(dead_code)]
 
-pub(crate) mod server;
-
 use std::{
     sync::OnceLock,
     time::{SystemTime, UNIX_EPOCH},

@@ -1,5 +1,6 @@
 //! A JWKS from a URL: first fetch, rotation, cooldown, failures, the loop.
 
+use gatehouse_tests::http_server::{Reply, TestServer};
 use std::{sync::Arc, time::Duration};
 
 use gatehouse_plugin_sdk::Decision;
@@ -9,11 +10,7 @@ use super::{bearer, plugin, run};
 use crate::{
     fetch::Fetcher,
     remote::{Refresh, RemoteJwks, Schedule},
-    testkit::{
-        claims, jwks,
-        server::{Reply, TestServer},
-        TestKey,
-    },
+    testkit::{claims, jwks, TestKey},
     Jwt,
 };
 

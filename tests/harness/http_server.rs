@@ -15,21 +15,25 @@ use tokio::{
 
 /// What the server answers.
 #[derive(Debug, Clone)]
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: String,
-    pub(crate) delay: Duration,
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Response headers.
+    pub headers: Vec<(String, String)>,
+    /// Response body.
+    pub body: String,
+    /// How long to wait before answering.
+    pub delay: Duration,
 }
 
 impl Reply {
     /// 200 with `body`.
-    pub(crate) fn ok(body: impl Into<String>) -> Self {
+    pub fn ok(body: impl Into<String>) -> Self {
         Self::status(200, body)
     }
 
     /// `status` with `body`.
-    pub(crate) fn status(status: u16, body: impl Into<String>) -> Self {
+    pub fn status(status: u16, body: impl Into<String>) -> Self {
         Reply {
             status,
             headers: Vec::new(),
@@ -39,13 +43,13 @@ impl Reply {
     }
 
     /// Adds a header.
-    pub(crate) fn header(mut self, name: &str, value: &str) -> Self {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// Answers only after `delay`.
-    pub(crate) fn delay(mut self, delay: Duration) -> Self {
+    pub fn delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
     }
@@ -53,15 +57,18 @@ impl Reply {
 
 /// One request the server saw.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
-    pub(crate) method: String,
-    pub(crate) path: String,
-    pub(crate) headers: Vec<(String, String)>,
+pub struct Seen {
+    /// Request method.
+    pub method: String,
+    /// Request path with query.
+    pub path: String,
+    /// Request headers, lower-case names.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Seen {
     /// The first value of header `name` (case-insensitive).
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -75,7 +82,7 @@ struct Shared {
 }
 
 /// A running test server; stops when dropped.
-pub(crate) struct TestServer {
+pub struct TestServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
     task: JoinHandle<()>,
@@ -83,7 +90,7 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     /// Starts a server on a free loopback port answering `reply`.
-    pub(crate) async fn start(reply: Reply) -> Self {
+    pub async fn start(reply: Reply) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
@@ -100,22 +107,22 @@ impl TestServer {
     }
 
     /// `http://127.0.0.1:<port><path>`.
-    pub(crate) fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Changes what later requests get.
-    pub(crate) fn set_reply(&self, reply: Reply) {
+    pub fn set_reply(&self, reply: Reply) {
         *self.shared.reply.lock().expect("reply lock") = reply;
     }
 
     /// How many requests arrived.
-    pub(crate) fn hits(&self) -> usize {
+    pub fn hits(&self) -> usize {
         self.shared.seen.lock().expect("seen lock").len()
     }
 
     /// The requests that arrived, in order.
-    pub(crate) fn seen(&self) -> Vec<Seen> {
+    pub fn seen(&self) -> Vec<Seen> {
         self.shared.seen.lock().expect("seen lock").clone()
     }
 }
