@@ -38,6 +38,8 @@ pub(crate) fn panic_error(payload: Box<dyn Any + Send>) -> PluginError {
 
 /// Deserializes `config` and builds plugin `P` as an ABI trait object.
 pub fn build<P: Plugin>(config: RStr<'_>) -> Result<AuthServiceBox, PluginError> {
+    // Inside the plugin's runtime, so constructors may build clients or spawn tasks.
+    let _context = crate::runtime::handle().enter();
     let config = config::parse::<P::Config>(config.as_str())?;
     let plugin = P::new(config).map_err(|e| PluginError::new(ErrorKind::Config, e.to_string()))?;
     Ok(AuthService_TO::from_value(

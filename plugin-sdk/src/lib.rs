@@ -36,7 +36,8 @@
 //!   (`allowedValues[2]: invalid type: integer `3`, expected a string`).
 //! - Catches panics at every entry point (factory, `start`, `authorize` and its
 //!   future) and turns them into an error for that one call: the host lives on.
-//! - Polls `authorize` inside this plugin's own tokio runtime context (see
+//! - Runs `new`, `start` and every poll of `authorize` inside this plugin's own
+//!   tokio runtime context (see
 //!   [`runtime`]), so `tokio::time`, `tokio::net`, `tokio::spawn` and clients
 //!   built on them (hyper, reqwest) work in your plugin although the host's tokio
 //!   is a different copy of the library that your code cannot see.

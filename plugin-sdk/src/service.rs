@@ -22,6 +22,7 @@ pub(crate) struct Service<P>(pub(crate) Arc<P>);
 impl<P: Plugin> AuthService for Service<P> {
     fn start(&self, stop: StopHandle) -> RResult<(), PluginError> {
         guard(|| {
+            let _context = runtime::handle().enter();
             self.0
                 .start(Stop::new(stop))
                 .map_err(|e| PluginError::new(ErrorKind::Internal, e.to_string()))
