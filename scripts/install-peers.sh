@@ -97,8 +97,18 @@ if ! command -v curl >/dev/null 2>&1; then
   apt_install curl ca-certificates
 fi
 
+# --- nginx and HAProxy (tests/e2e/nginx.sh, tests/e2e/haproxy.sh) -------------------
+missing=()
+command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
+command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+if ((${#missing[@]})); then
+  apt_install "${missing[@]}"
+fi
+
 # --- versions ------------------------------------------------------------------------
 echo "envoy:   $("${bin}/envoy" --version | sed -n 's/.*version: //p' | head -n 1)"
 echo "grpcurl: $("${bin}/grpcurl" -version 2>&1 | head -n 1)"
 echo "curl:    $(curl --version | head -n 1)"
+echo "nginx:   $(PATH="${PATH}:/usr/sbin" nginx -v 2>&1 | head -n 1)"
+echo "haproxy: $(PATH="${PATH}:/usr/sbin" haproxy -v | head -n 1)"
 echo "tools:   ${bin}"

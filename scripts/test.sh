@@ -28,3 +28,8 @@ cargo test --workspace
 
 step "end to end through a real Envoy"
 tests/e2e/envoy.sh
+
+step "end to end: nginx auth_request, HAProxy SPOE, Envoy ext_authz HTTP mode"
+PATH="${PATH}:/usr/sbin" tests/e2e/nginx.sh
+PATH="${PATH}:/usr/sbin" tests/e2e/haproxy.sh
+tests/e2e/envoy-http.sh

@@ -1,7 +1,9 @@
 //! # Gatehouse host
 //!
-//! An Envoy ext_authz v3 server that runs multi-step chains of auth plugins
-//! loaded from `abi_stable` libraries. Modules follow a request's path:
+//! An auth server that runs multi-step chains of auth plugins loaded from
+//! `abi_stable` libraries, for three gateways: Envoy ext_authz v3 gRPC, HTTP
+//! forward-auth (nginx `auth_request`, Traefik, Envoy's ext_authz HTTP mode) and
+//! HAProxy SPOE. Modules follow a request's path:
 //!
 //! [`frontend`] (protocol ⇄ model) → [`router`] (which auth config) →
 //! [`chain`] (steps, state, header merge) → [`loader`] (plugins across the ABI).

@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 use gatehouse::{
     admin::{self, Admin},
     chain::Limits,
+    frontend::{http, spoe},
     health::Readiness,
     loader::Loader,
     metrics::Metrics,
@@ -31,6 +32,16 @@ struct Cli {
     /// Address of the gRPC server (ext_authz, health, reflection).
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "0.0.0.0:8083")]
     listen: SocketAddr,
+    /// Address of the HTTP forward-auth frontend (nginx `auth_request`, Traefik
+    /// ForwardAuth, Envoy ext_authz HTTP mode); off unless set.
+    #[arg(long, env = "GATEHOUSE_HTTP_LISTEN")]
+    http_listen: Option<SocketAddr>,
+    /// Address of the HAProxy SPOE agent frontend; off unless set.
+    #[arg(long, env = "GATEHOUSE_SPOE_LISTEN")]
+    spoe_listen: Option<SocketAddr>,
+    /// Largest SPOP frame the SPOE agent accepts (HAProxy may negotiate it lower).
+    #[arg(long, env = "GATEHOUSE_SPOE_MAX_FRAME_SIZE", default_value_t = spoe::DEFAULT_MAX_FRAME_SIZE)]
+    spoe_max_frame_size: u32,
     /// Address of the admin HTTP server (/metrics, /healthz, /readyz, /config).
     #[arg(long, env = "GATEHOUSE_ADMIN_LISTEN", default_value = "0.0.0.0:9090")]
     admin_listen: SocketAddr,
@@ -175,6 +186,34 @@ async fn main() -> anyhow::Result<()> {
         stop_accepting.clone().cancelled_owned(),
     ));
 
+    let http_task = match cli.http_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (HTTP forward-auth)"))?;
+            Some(tokio::spawn(http::serve(
+                listener,
+                router.clone(),
+                stop_accepting.clone().cancelled_owned(),
+            )))
+        }
+        None => None,
+    };
+    let spoe_task = match cli.spoe_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (SPOE agent)"))?;
+            Some(tokio::spawn(spoe::serve(
+                listener,
+                router.clone(),
+                cli.spoe_max_frame_size.max(spoe::frame::MIN_FRAME_SIZE),
+                stop_accepting.clone(),
+            )))
+        }
+        None => None,
+    };
+
     let initial = reloader.clone();
     tokio::task::spawn_blocking(move || initial.reload())
         .await
@@ -187,7 +226,7 @@ async fn main() -> anyhow::Result<()> {
             )
         })?;
     readiness.set_loaded().await;
-    tracing::info!(listen = %cli.listen, admin = %cli.admin_listen, plugin_dir = %cli.plugin_dir.display(), "gatehouse serving ext_authz v3");
+    tracing::info!(listen = %cli.listen, admin = %cli.admin_listen, http = ?cli.http_listen, spoe = ?cli.spoe_listen, plugin_dir = %cli.plugin_dir.display(), "gatehouse serving ext_authz v3");
 
     reload_on_hangup(reloader.clone())?;
     let stop_watching = CancellationToken::new();
@@ -211,6 +250,16 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("gRPC server task")?
         .context("gRPC server failed")?;
+    if let Some(task) = http_task {
+        task.await
+            .context("HTTP forward-auth task")?
+            .context("HTTP forward-auth server failed")?;
+    }
+    if let Some(task) = spoe_task {
+        task.await
+            .context("SPOE agent task")?
+            .context("SPOE agent failed")?;
+    }
     admin_task
         .await
         .context("admin server task")?

@@ -474,3 +474,31 @@ pub fn auth_config(name: &str, steps: &[String]) -> String {
         steps.concat()
     )
 }
+
+/// A free loopback address, e.g. for `--http-listen` or `--spoe-listen`.
+pub fn free_addr() -> SocketAddr {
+    format!("127.0.0.1:{}", free_port()).parse().expect("addr")
+}
+
+/// Sends raw HTTP/1.1 `request` bytes to `addr` (the request must say
+/// `Connection: close`); returns (status, lower-case headers, body).
+pub fn http_exchange(addr: SocketAddr, request: &str) -> (u16, Vec<(String, String)>, String) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    stream.write_all(request.as_bytes()).expect("write");
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}

@@ -1,0 +1,221 @@
+//! NOTIFY message arguments → [`Request`]; [`Decision`] → ACK `set-var` actions.
+//!
+//! Arguments read (by name, from every message of the NOTIFY; later ones win):
+//! `method`, `path`, `query`, `host`, `scheme`, `headers` (`req.hdrs_bin`),
+//! `src`, `src_port`, `dst`, `dst_port`, `id` (e.g. `unique-id`), `body`
+//! (`req.body`) and `config_id`. Unknown arguments are ignored.
+//!
+//! Variables set, all in the transaction scope (HAProxy prefixes them with the
+//! agent's `var-prefix`, e.g. `txn.auth.allowed`):
+//! - `allowed` (bool) and `status` (int: 200 on allow, the plugin's status on deny);
+//! - allow: `hdr_<name>` per upstream header the chain set (final merged value;
+//!   name lower-cased, every character outside `[a-z0-9]` turned into `_`),
+//!   `remove` (comma-separated removed header names), `user` (user id),
+//!   `rsp_hdr_<name>` per client response header;
+//! - deny: `body` and `rsp_hdr_<name>` per header of the denial.
+
+use std::net::IpAddr;
+
+use crate::{
+    model::{Decision, Request},
+    router::CONFIG_ID_KEY,
+};
+
+use super::frame::{decode_headers, Action, Message, Scope, Value};
+
+/// The variable name for a header: `prefix` + lower-case name with `[^a-z0-9]` → `_`.
+pub fn header_var(prefix: &str, name: &str) -> String {
+    let mut var = String::with_capacity(prefix.len() + name.len());
+    var.push_str(prefix);
+    var.extend(name.chars().map(|c| {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            c
+        } else {
+            '_'
+        }
+    }));
+    var
+}
+
+fn address(value: &Value) -> String {
+    match value {
+        Value::Ipv4(a) => IpAddr::from(*a).to_string(),
+        Value::Ipv6(a) => IpAddr::from(*a).to_string(),
+        other => other.text().unwrap_or_default(),
+    }
+}
+
+/// Builds the request from the arguments of a NOTIFY's messages.
+pub fn to_request(messages: &[Message]) -> Request {
+    let mut request = Request::default();
+    let mut query = String::new();
+    for (name, value) in messages.iter().flat_map(|m| m.args.iter()) {
+        let text = || value.text().unwrap_or_default();
+        let port = || {
+            value
+                .as_u64()
+                .and_then(|p| u32::try_from(p).ok())
+                .unwrap_or(0)
+        };
+        match name.as_str() {
+            "method" => request.method = text(),
+            "path" => request.path = text(),
+            "query" => query = text(),
+            "host" => request.host = text(),
+            "scheme" => request.scheme = text(),
+            "id" => request.id = text(),
+            "src" => request.source.address = address(value),
+            "src_port" => request.source.port = port(),
+            "dst" => request.destination.address = address(value),
+            "dst_port" => request.destination.port = port(),
+            CONFIG_ID_KEY => {
+                if let Some(id) = value.text().filter(|id| !id.is_empty()) {
+                    request.context_extensions.insert(CONFIG_ID_KEY.into(), id);
+                }
+            }
+            "headers" => {
+                if let Value::Bin(bin) | Value::Str(bin) = value {
+                    match decode_headers(bin) {
+                        Ok(headers) => {
+                            request.headers = headers
+                                .into_iter()
+                                .map(|(n, v)| (n.to_ascii_lowercase(), v))
+                                .collect()
+                        }
+                        Err(e) => tracing::warn!(error = %e, "undecodable headers argument"),
+                    }
+                }
+            }
+            "body" => {
+                if let Value::Bin(b) | Value::Str(b) = value {
+                    request.body = (!b.is_empty()).then(|| b.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    if !query.is_empty() {
+        request.path = format!("{}?{query}", request.path);
+    }
+    if request.host.is_empty() {
+        if let Some((_, host)) = request.headers.iter().find(|(n, _)| n == "host") {
+            request.host = host.clone();
+        }
+    }
+    if request.id.is_empty() {
+        if let Some((_, id)) = request.headers.iter().find(|(n, _)| n == "x-request-id") {
+            request.id = id.clone();
+        }
+    }
+    request.headers.sort_by(|a, b| a.0.cmp(&b.0));
+    request
+}
+
+fn set(name: impl Into<String>, value: Value) -> Action {
+    Action::SetVar(Scope::Transaction, name.into(), value)
+}
+
+/// The actions answering `decision`. With `full` false only `allowed` and
+/// `status` (and `user`) are set: the fallback when the full answer does not
+/// fit in one frame.
+pub fn to_actions(decision: &Decision, full: bool) -> Vec<Action> {
+    let mut actions = Vec::new();
+    match decision {
+        Decision::Allow(allowed) => {
+            actions.push(set("allowed", Value::Bool(true)));
+            actions.push(set("status", Value::Uint32(200)));
+            if let Some(user) = &allowed.user_id {
+                actions.push(set("user", Value::str(user)));
+            }
+            if full {
+                for (name, value) in &allowed.set_headers {
+                    actions.push(set(header_var("hdr_", name), Value::str(value)));
+                }
+                if !allowed.remove_headers.is_empty() {
+                    let list = allowed.remove_headers.join(",");
+                    actions.push(set("remove", Value::str(&list)));
+                }
+                for (name, value) in &allowed.response_headers {
+                    actions.push(set(header_var("rsp_hdr_", name), Value::str(value)));
+                }
+            }
+        }
+        Decision::Deny(denied) => {
+            actions.push(set("allowed", Value::Bool(false)));
+            actions.push(set("status", Value::Uint32(u32::from(denied.status))));
+            if full {
+                actions.push(set("body", Value::str(&denied.body)));
+                for (name, value) in &denied.headers {
+                    actions.push(set(header_var("rsp_hdr_", name), Value::str(value)));
+                }
+            }
+        }
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::spoe::frame::put_bytes;
+    use crate::model::{Allowed, Denied};
+
+    #[test]
+    fn arguments_become_the_request() {
+        let mut hdrs = Vec::new();
+        for (n, v) in [("Host", "h.test"), ("X-Team", "platform"), ("", "")] {
+            put_bytes(&mut hdrs, n.as_bytes());
+            put_bytes(&mut hdrs, v.as_bytes());
+        }
+        let message = Message {
+            name: "check-request".into(),
+            args: vec![
+                ("method".into(), Value::str("GET")),
+                ("path".into(), Value::str("/demo")),
+                ("query".into(), Value::str("a=1")),
+                ("headers".into(), Value::Bin(hdrs)),
+                ("src".into(), Value::Ipv4([192, 0, 2, 7].into())),
+                ("src_port".into(), Value::Int32(4242)),
+                ("config_id".into(), Value::str("gatehouse.demo")),
+            ],
+        };
+        let r = to_request(&[message]);
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.path, "/demo?a=1");
+        assert_eq!(r.host, "h.test");
+        assert_eq!(r.source.address, "192.0.2.7");
+        assert_eq!(r.source.port, 4242);
+        assert_eq!(r.context_extensions[CONFIG_ID_KEY], "gatehouse.demo");
+        assert_eq!(
+            r.headers,
+            vec![
+                ("host".to_string(), "h.test".to_string()),
+                ("x-team".to_string(), "platform".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn decisions_become_variables() {
+        let allow = Decision::Allow(Allowed {
+            set_headers: vec![("X-Gatehouse-Team".into(), "verified".into())],
+            remove_headers: vec!["a".into(), "b".into()],
+            ..Allowed::default()
+        });
+        let actions = to_actions(&allow, true);
+        assert!(actions.contains(&set("allowed", Value::Bool(true))));
+        assert!(actions.contains(&set("hdr_x_gatehouse_team", Value::str("verified"))));
+        assert!(actions.contains(&set("remove", Value::str("a,b"))));
+        assert_eq!(to_actions(&allow, false).len(), 2);
+        let deny = Decision::Deny(Denied {
+            status: 401,
+            body: "missing".into(),
+            headers: vec![],
+            reason: String::new(),
+        });
+        let actions = to_actions(&deny, true);
+        assert!(actions.contains(&set("status", Value::Uint32(401))));
+        assert!(actions.contains(&set("body", Value::str("missing"))));
+    }
+}

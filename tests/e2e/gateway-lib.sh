@@ -1,0 +1,140 @@
+# shellcheck shell=bash
+# Shared by tests/e2e/{nginx,haproxy,envoy-http}.sh: echo upstream + gatehouse (with
+# --http-listen and --spoe-listen) on loopback, then one proxy in front, and the cases
+# every gateway must pass. Source after setting GW_NAME and the GW_*_PORT variables;
+# the script defines gw_start_proxy (start it; wait for it) and the expectations
+# GW_WANT_401_BODY (1 when the plugin's body reaches the client) and GW_WANT_DOWN
+# (the status when gatehouse is down).
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "${repo_root}"
+profile="${STACK_PROFILE:-debug}"
+if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
+  scripts/install-peers.sh >&2
+  cargo_flags=()
+  if [[ "${profile}" == release ]]; then cargo_flags=(--release); fi
+  cargo build "${cargo_flags[@]}" -p gatehouse -p required-header -p set-headers >&2
+fi
+export STACK_DIR="${STACK_DIR:-${repo_root}/target/e2e-${GW_NAME}}"
+export STACK_ECHO_PORT="${GW_ECHO_PORT}"
+export STACK_NO_TRAP=1
+# shellcheck source=scripts/stack.sh
+source scripts/stack.sh
+GW_URL="http://127.0.0.1:${GW_PROXY_PORT}"
+work="${STACK_DIR}/cases"
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
+fail() {
+  failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; shift
+  local line; for line in "$@"; do printf '       %s\n' "${line}"; done
+}
+summary() {
+  stack_stop 2>/dev/null || true
+  echo "${passed} passed, ${failed} failed"
+  ((failed == 0))
+}
+trap 'stack_stop 2>/dev/null || true' EXIT
+
+# Renders FILE with this test's ports into $STACK_DIR/NAME.
+gw_render() {
+  sed -e "s/\b10001\b/${GW_PROXY_PORT}/g; s/\b10002\b/${GW_PROXY_PORT}/g; s/\b10003\b/${GW_PROXY_PORT}/g" \
+    -e "s/\b9903\b/${GW_ADMIN_PORT:-0}/g; s/\b8081\b/${GW_ECHO_PORT}/g" \
+    -e "s/\b8084\b/${GW_HTTP_PORT}/g; s/\b8085\b/${GW_SPOE_PORT}/g" \
+    -e "s#deploy/haproxy/#${repo_root}/deploy/haproxy/#g" "$1" >"${STACK_DIR}/$2"
+}
+
+gw_start_backends() {
+  mkdir -p "${STACK_DIR}" "${work}"
+  stack_prepare_plugins && stack_start_echo &&
+    stack_wait echo "echo upstream" stack_port_open "${GW_ECHO_PORT}" || return 1
+  NO_COLOR=1 stack_spawn gatehouse "${STACK_DIR}/gatehouse.log" \
+    "${STACK_GATEHOUSE_BIN}" --config "${STACK_AUTH_CONFIG}" --plugin-dir "${STACK_PLUGIN_DIR}" \
+    --listen "127.0.0.1:${GW_GRPC_PORT}" --admin-listen "127.0.0.1:${GW_GATEHOUSE_ADMIN_PORT}" \
+    --http-listen "127.0.0.1:${GW_HTTP_PORT}" --spoe-listen "127.0.0.1:${GW_SPOE_PORT}"
+  stack_wait gatehouse "gatehouse admin /readyz" \
+    curl -sf "http://127.0.0.1:${GW_GATEHOUSE_ADMIN_PORT}/readyz"
+}
+
+# http NAME PATH [curl args...]: sets $status, writes $work/NAME.{body,headers,err}.
+http() {
+  local name="$1" path="$2"; shift 2
+  status="$(curl -sS --max-time 5 -o "${work}/${name}.body" -D "${work}/${name}.headers" \
+    -w '%{http_code}' "$@" "${GW_URL}${path}" 2>"${work}/${name}.err" || true)"
+}
+upstream_header() {
+  python3 - "${work}/$1.body" "$2" <<'PY'
+import json, sys
+try:
+    value = json.load(open(sys.argv[1]))["headers"].get(sys.argv[2].lower())
+except Exception:
+    value = None
+if isinstance(value, list):
+    value = ", ".join(value)
+print(value if value is not None else "")
+PY
+}
+expect_eq() { if [[ "$3" == "$4" ]]; then pass "$1: $2 = '$4'"; else fail "$1: $2 = '$3', want '$4'" "body: $(head -c 300 "${work}/${5:-x}.body" 2>/dev/null)"; fi; }
+reached_upstream() { grep -qxF "GET $1" "${STACK_REQUEST_LOG}"; }
+
+gw_run_cases() {
+  local run_id="${RANDOM}${RANDOM}" p
+  p="/demo/allowed-${run_id}"
+  http ok "${p}" -H 'x-team: platform' -H 'x-internal-debug: 1'
+  expect_eq "allowed" status "${status}" 200 ok
+  expect_eq "allowed" "upstream x-gatehouse-team" "$(upstream_header ok x-gatehouse-team)" verified
+  expect_eq "allowed" "upstream x-gatehouse-chain" "$(upstream_header ok x-gatehouse-chain)" demo
+  expect_eq "allowed" "upstream x-gatehouse-checked" "$(upstream_header ok x-gatehouse-checked)" true
+  expect_eq "allowed" "upstream x-team" "$(upstream_header ok x-team)" platform
+  expect_eq "allowed" "upstream x-internal-debug (removed)" "$(upstream_header ok x-internal-debug)" ""
+  if reached_upstream "${p}"; then pass "allowed: reached the upstream"; else fail "allowed: upstream did not log ${p}"; fi
+
+  http merge "/merge/${run_id}" -H 'one: foo'
+  expect_eq "merge" status "${status}" 200 merge
+  expect_eq "merge" "upstream one" "$(upstream_header merge one)" "bar, baz"
+  expect_eq "merge" "upstream two" "$(upstream_header merge two)" asd
+
+  p="/demo/denied-${run_id}"
+  http d401 "${p}"
+  expect_eq "denied (no x-team)" status "${status}" 401 d401
+  if [[ "${GW_WANT_401_BODY}" == 1 ]]; then
+    expect_eq "denied (no x-team)" body "$(cat "${work}/d401.body")" "missing header x-team"
+  fi
+  if reached_upstream "${p}"; then fail "denied: the upstream saw ${p}"; else pass "denied: never reached the upstream"; fi
+
+  http d403 "/demo/intern-${run_id}" -H 'x-team: intern'
+  expect_eq "denied (x-team: intern)" status "${status}" 403 d403
+  http deny "/deny/${run_id}"
+  expect_eq "always-deny" status "${status}" 403 deny
+  if [[ "${GW_WANT_401_BODY}" == 1 ]]; then
+    expect_eq "always-deny" body "$(cat "${work}/deny.body")" "denied by policy"
+  fi
+  http unknown "/unknown/${run_id}"
+  expect_eq "unknown config_id" status "${status}" 403 unknown
+
+  # Gatehouse down: the proxy's configured failure mode.
+  local entry pid
+  for entry in "${STACK_PIDS[@]}"; do
+    if [[ "${entry%%:*}" == gatehouse ]]; then pid="${entry#*:}"; fi
+  done
+  kill -TERM "${pid}" 2>/dev/null || true
+  wait "${pid}" 2>/dev/null || true
+  p="/demo/down-${run_id}"
+  http down "${p}" -H 'x-team: platform'
+  expect_eq "gatehouse down" status "${status}" "${GW_WANT_DOWN}" down
+  if reached_upstream "${p}"; then fail "gatehouse down: the upstream saw ${p}"; else pass "gatehouse down: never reached the upstream"; fi
+}
+
+gw_main() {
+  if ! gw_start_backends || ! gw_start_proxy; then
+    fail "the ${GW_NAME} stack started"
+    stack_dump_logs
+    for f in "${STACK_DIR}"/"${GW_NAME}"*.log; do [[ -f "$f" ]] && tail -n 30 "$f"; done
+    summary
+    exit 1
+  fi
+  gw_run_cases
+  if ((failed)); then stack_dump_logs; for f in "${STACK_DIR}"/"${GW_NAME}"*.log; do [[ -f "$f" ]] && tail -n 30 "$f"; done; fi
+  summary
+}

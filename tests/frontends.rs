@@ -1,0 +1,302 @@
+//! The same chains behind the two other frontends of the real binary: HTTP
+//! forward-auth (`--http-listen`) and the HAProxy SPOE agent (`--spoe-listen`),
+//! with the demo auth configs and plugins.
+
+use std::net::SocketAddr;
+
+use gatehouse::frontend::spoe::frame::{
+    decode_kv_list, encode_frame, encode_kv_list, kind, put_bytes, put_value, read_frame, Frame,
+    Reader, Value, FLAG_FIN,
+};
+use gatehouse_tests::{free_addr, http_exchange, repo_root, Host, PluginDir};
+use tokio::{
+    io::{AsyncWriteExt, BufReader},
+    net::TcpStream,
+};
+
+async fn demo_host(http: SocketAddr, spoe: SocketAddr) -> (Host, PluginDir) {
+    let plugins = PluginDir::with(&["librequired_header.so", "libset_headers.so"]);
+    let config = std::fs::read_to_string(repo_root().join("deploy/demo/auth-configs.yaml"))
+        .expect("demo auth configs");
+    let (http, spoe) = (http.to_string(), spoe.to_string());
+    let args = [
+        "--http-listen",
+        http.as_str(),
+        "--spoe-listen",
+        spoe.as_str(),
+    ];
+    match Host::start(&config, &plugins, &args).await {
+        Ok(host) => (host, plugins),
+        Err(e) => panic!("host did not start: {e:?}"),
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn http_forward_auth_allows_with_headers_and_denies_with_the_plugin_status() {
+    let (http, spoe) = (free_addr(), free_addr());
+    let (_host, _plugins) = demo_host(http, spoe).await;
+
+    // nginx auth_request style: original URI in X-Original-URI, config in the path.
+    let (status, headers, _) = http_exchange(
+        http,
+        "GET /auth/gatehouse.demo HTTP/1.1\r\nHost: app.test\r\nX-Original-URI: /demo/x\r\n\
+         X-Team: platform\r\nX-Internal-Debug: 1\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200, "{headers:?}");
+    assert_eq!(header(&headers, "x-gatehouse-team"), Some("verified"));
+    assert_eq!(header(&headers, "x-gatehouse-chain"), Some("demo"));
+    assert_eq!(header(&headers, "x-gatehouse-checked"), Some("true"));
+    assert_eq!(
+        header(&headers, "x-gatehouse-remove"),
+        Some("x-internal-debug")
+    );
+    assert_eq!(header(&headers, "x-gatehouse-user-id"), Some("demo-user"));
+
+    // Traefik style, config id in a header: denied with the plugin's status and body.
+    let (status, _, body) = http_exchange(
+        http,
+        "GET /check HTTP/1.1\r\nHost: gatehouse\r\nX-Gatehouse-Config-Id: gatehouse.demo\r\n\
+         X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /demo\r\nX-Forwarded-Host: app.test\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert_eq!((status, body.as_str()), (401, "missing header x-team"));
+
+    // Envoy HTTP mode: the original request replayed under /auth/<config_id>.
+    let (status, headers, _) = http_exchange(
+        http,
+        "GET /auth/merge-example/merge?a=1 HTTP/1.1\r\nHost: app.test\r\none: foo\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "one"), Some("bar, baz"));
+    assert_eq!(header(&headers, "two"), Some("asd"));
+
+    // No config id at all: fail closed.
+    let (status, _, _) = http_exchange(
+        http,
+        "GET /check HTTP/1.1\r\nHost: gatehouse\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 403);
+}
+
+/// A NOTIFY frame with one `check-request` message carrying `args`.
+fn notify(stream_id: u64, args: &[(&str, Value)]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    put_bytes(&mut payload, b"check-request");
+    payload.push(u8::try_from(args.len()).expect("few args"));
+    for (name, value) in args {
+        put_bytes(&mut payload, name.as_bytes());
+        put_value(&mut payload, value);
+    }
+    encode_frame(&Frame {
+        kind: kind::NOTIFY,
+        flags: FLAG_FIN,
+        stream_id,
+        frame_id: 1,
+        payload,
+    })
+}
+
+fn headers_bin(headers: &[(&str, &str)]) -> Value {
+    let mut out = Vec::new();
+    for (n, v) in headers.iter().chain(&[("", "")]) {
+        put_bytes(&mut out, n.as_bytes());
+        put_bytes(&mut out, v.as_bytes());
+    }
+    Value::Bin(out)
+}
+
+/// The SET-VAR actions of an ACK payload as (name, value).
+fn set_vars(payload: &[u8]) -> Vec<(String, Value)> {
+    let mut r = Reader::new(payload);
+    let mut vars = Vec::new();
+    while !r.is_empty() {
+        assert_eq!(r.u8(), Ok(1), "SET-VAR");
+        assert_eq!(r.u8(), Ok(3), "three arguments");
+        assert_eq!(r.u8(), Ok(2), "transaction scope");
+        let name = r.string().expect("name");
+        vars.push((name, r.value().expect("value")));
+    }
+    vars
+}
+
+fn var<'a>(vars: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    vars.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}
+
+#[tokio::test]
+async fn spoe_agent_negotiates_and_answers_pipelined_notifies() {
+    let (http, spoe) = (free_addr(), free_addr());
+    let (_host, _plugins) = demo_host(http, spoe).await;
+    let stream = TcpStream::connect(spoe).await.expect("connect SPOE");
+    let (reader, mut writer) = stream.into_split();
+    let mut reader = BufReader::new(reader);
+
+    let hello = encode_kv_list(&[
+        ("supported-versions", Value::str("2.0")),
+        ("max-frame-size", Value::Uint32(16380)),
+        ("capabilities", Value::str("pipelining,async")),
+        ("engine-id", Value::str("test")),
+    ]);
+    let hello = encode_frame(&Frame {
+        kind: kind::HAPROXY_HELLO,
+        flags: FLAG_FIN,
+        stream_id: 0,
+        frame_id: 0,
+        payload: hello,
+    });
+    writer.write_all(&hello).await.expect("HELLO");
+    let reply = read_frame(&mut reader, 16380)
+        .await
+        .expect("read")
+        .expect("a frame")
+        .expect("valid");
+    assert_eq!(reply.kind, kind::AGENT_HELLO);
+    let reply = decode_kv_list(&reply.payload).expect("kv");
+    assert!(reply.contains(&("version".into(), Value::str("2.0"))));
+    assert!(reply.contains(&("max-frame-size".into(), Value::Uint32(16380))));
+    assert!(reply.contains(&("capabilities".into(), Value::str("pipelining,async"))));
+
+    // Two requests in flight at once on the one connection.
+    let mut both = notify(
+        7,
+        &[
+            ("method", Value::str("GET")),
+            ("path", Value::str("/demo")),
+            (
+                "headers",
+                headers_bin(&[("host", "app.test"), ("x-team", "platform")]),
+            ),
+            ("src", Value::Ipv4([127, 0, 0, 1].into())),
+            ("config_id", Value::str("gatehouse.demo")),
+        ],
+    );
+    both.extend(notify(
+        8,
+        &[
+            ("method", Value::str("GET")),
+            ("path", Value::str("/demo")),
+            ("headers", headers_bin(&[("host", "app.test")])),
+            ("config_id", Value::str("gatehouse.demo")),
+        ],
+    ));
+    writer.write_all(&both).await.expect("NOTIFY x2");
+    let mut acks = std::collections::HashMap::new();
+    for _ in 0..2 {
+        let ack = read_frame(&mut reader, 16380)
+            .await
+            .expect("read")
+            .expect("a frame")
+            .expect("valid");
+        assert_eq!((ack.kind, ack.frame_id), (kind::ACK, 1));
+        acks.insert(ack.stream_id, set_vars(&ack.payload));
+    }
+    let allowed = &acks[&7];
+    assert_eq!(var(allowed, "allowed"), Some(&Value::Bool(true)));
+    assert_eq!(
+        var(allowed, "hdr_x_gatehouse_team"),
+        Some(&Value::str("verified"))
+    );
+    assert_eq!(
+        var(allowed, "remove"),
+        Some(&Value::str("x-internal-debug"))
+    );
+    assert_eq!(var(allowed, "user"), Some(&Value::str("demo-user")));
+    let denied = &acks[&8];
+    assert_eq!(var(denied, "allowed"), Some(&Value::Bool(false)));
+    assert_eq!(var(denied, "status"), Some(&Value::Uint32(401)));
+    assert_eq!(
+        var(denied, "body"),
+        Some(&Value::str("missing header x-team"))
+    );
+
+    // HAProxy says goodbye; the agent answers AGENT-DISCONNECT status 0.
+    let bye = encode_frame(&Frame {
+        kind: kind::HAPROXY_DISCONNECT,
+        flags: FLAG_FIN,
+        stream_id: 0,
+        frame_id: 0,
+        payload: encode_kv_list(&[
+            ("status-code", Value::Uint32(0)),
+            ("message", Value::str("bye")),
+        ]),
+    });
+    writer.write_all(&bye).await.expect("DISCONNECT");
+    let reply = read_frame(&mut reader, 16380)
+        .await
+        .expect("read")
+        .expect("a frame")
+        .expect("valid");
+    assert_eq!(reply.kind, kind::AGENT_DISCONNECT);
+    let reply = decode_kv_list(&reply.payload).expect("kv");
+    assert!(reply.contains(&("status-code".into(), Value::Uint32(0))));
+}
+
+#[tokio::test]
+async fn spoe_agent_refuses_oversized_and_fragmented_frames() {
+    let (http, spoe) = (free_addr(), free_addr());
+    let (_host, _plugins) = demo_host(http, spoe).await;
+
+    // A length over the max frame size in place of HELLO: DISCONNECT status 3.
+    let mut stream = TcpStream::connect(spoe).await.expect("connect SPOE");
+    stream
+        .write_all(&u32::MAX.to_be_bytes())
+        .await
+        .expect("write");
+    let mut reader = BufReader::new(stream);
+    let reply = read_frame(&mut reader, 16380)
+        .await
+        .expect("read")
+        .expect("a frame")
+        .expect("valid");
+    assert_eq!(reply.kind, kind::AGENT_DISCONNECT);
+    let reply = decode_kv_list(&reply.payload).expect("kv");
+    assert!(reply.contains(&("status-code".into(), Value::Uint32(3))));
+
+    // A NOTIFY without FIN (fragmentation was not negotiated): status 10.
+    let mut stream = TcpStream::connect(spoe).await.expect("connect SPOE");
+    let hello = encode_kv_list(&[
+        ("supported-versions", Value::str("2.0")),
+        ("max-frame-size", Value::Uint32(1024)),
+        ("capabilities", Value::str("pipelining,fragmentation")),
+    ]);
+    let mut bytes = encode_frame(&Frame {
+        kind: kind::HAPROXY_HELLO,
+        flags: FLAG_FIN,
+        stream_id: 0,
+        frame_id: 0,
+        payload: hello,
+    });
+    bytes.extend(encode_frame(&Frame {
+        kind: kind::NOTIFY,
+        flags: 0,
+        stream_id: 1,
+        frame_id: 1,
+        payload: vec![1, b'x', 0],
+    }));
+    stream.write_all(&bytes).await.expect("write");
+    let mut reader = BufReader::new(stream);
+    let hello = read_frame(&mut reader, 16380)
+        .await
+        .expect("read")
+        .expect("a frame")
+        .expect("valid");
+    let hello = decode_kv_list(&hello.payload).expect("kv");
+    assert!(hello.contains(&("max-frame-size".into(), Value::Uint32(1024))));
+    assert!(hello.contains(&("capabilities".into(), Value::str("pipelining"))));
+    let reply = read_frame(&mut reader, 16380)
+        .await
+        .expect("read")
+        .expect("a frame")
+        .expect("valid");
+    assert_eq!(reply.kind, kind::AGENT_DISCONNECT);
+    let reply = decode_kv_list(&reply.payload).expect("kv");
+    assert!(reply.contains(&("status-code".into(), Value::Uint32(10))));
+}
