@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh clone: installs the real peers it needs
 # (Envoy 1.40, grpcurl), builds the workspace and the fixture plugins, checks
 # formatting and lints, runs every Rust test, then the end-to-end tests through
-# a real Envoy. `.ci/run` runs exactly this.
+# a real Envoy, nginx and HAProxy, and the benchmarks in smoke mode.
+# `.ci/run` runs exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -33,3 +34,6 @@ step "end to end: nginx auth_request, HAProxy SPOE, Envoy ext_authz HTTP mode"
 PATH="${PATH}:/usr/sbin" tests/e2e/nginx.sh
 PATH="${PATH}:/usr/sbin" tests/e2e/haproxy.sh
 tests/e2e/envoy-http.sh
+
+step "benchmarks (smoke: checks they run and decide correctly, no timing assertions)"
+scripts/bench.sh --smoke

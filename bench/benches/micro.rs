@@ -1,0 +1,167 @@
+//! Microbenchmarks: one ABI `authorize` through the trait object (against the
+//! same step done natively), the Envoy ⇄ model conversions, and a 3-step chain
+//! with its header merge.
+//!
+//! Needs the release plugin libraries: `cargo build --release -p set-headers
+//! -p required-header` (scripts/bench.sh does it); `BENCH_PLUGIN_DIR` overrides
+//! where they are looked for (default: the profile directory of this binary).
+
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
+
+use std::{hint::black_box, path::PathBuf, sync::Arc};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use futures::executor::block_on;
+use gatehouse::{
+    chain::{Chain, ChainStep, Limits, NoObserver, Step},
+    config::StepConfig,
+    frontend::envoy::{to_request, to_response},
+    loader::{Instance, Loader},
+    model::{Request, State},
+};
+use gatehouse_bench::{check_request, native};
+use tokio_util::sync::CancellationToken;
+
+fn plugin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BENCH_PLUGIN_DIR") {
+        return dir.into();
+    }
+    // target/release/deps/micro-<hash> → target/release
+    let exe = std::env::current_exe().expect("bench executable");
+    exe.parent()
+        .and_then(|p| p.parent())
+        .expect("profile dir")
+        .to_path_buf()
+}
+
+fn instance(
+    loader: &Loader,
+    file: &str,
+    symbol: &str,
+    config: serde_json::Value,
+) -> Arc<dyn Instance> {
+    let instance = loader
+        .instantiate(&StepConfig {
+            name: symbol.into(),
+            plugin_file_name: file.into(),
+            exported_symbol_name: symbol.into(),
+            config,
+        })
+        .unwrap_or_else(|e| panic!("{file}: {e} (build with scripts/bench.sh)"));
+    instance
+        .start(CancellationToken::new())
+        .expect("plugin starts");
+    instance
+}
+
+fn request() -> Request {
+    to_request(check_request())
+}
+
+fn abi_call(c: &mut Criterion) {
+    let loader = Loader::with_copy_dir(
+        plugin_dir(),
+        std::env::temp_dir().join("gatehouse-bench-libs"),
+    );
+    let request = request();
+    let state = State::new();
+    let mut group = c.benchmark_group("authorize");
+
+    let empty = instance(
+        &loader,
+        "libset_headers.so",
+        "SetHeaders",
+        serde_json::json!({}),
+    );
+    group.bench_function("abi/set-headers-empty", |b| {
+        b.iter(|| block_on(empty.authorize(black_box(&request), black_box(&state))))
+    });
+    let tag = instance(
+        &loader,
+        "libset_headers.so",
+        "SetHeaders",
+        serde_json::json!({"headers": [{"name": "x-gatehouse-team", "value": "verified"}], "setState": {"tier": "gold"}}),
+    );
+    group.bench_function("abi/set-headers-tag", |b| {
+        b.iter(|| block_on(tag.authorize(black_box(&request), black_box(&state))))
+    });
+    let required = instance(
+        &loader,
+        "librequired_header.so",
+        "RequiredHeader",
+        serde_json::json!({"requiredHeader": "x-team", "allowedValues": ["platform", "security"]}),
+    );
+    group.bench_function("abi/required-header", |b| {
+        b.iter(|| block_on(required.authorize(black_box(&request), black_box(&state))))
+    });
+
+    let steps = native::three_steps();
+    let native_tag: Arc<dyn Step> = Arc::clone(&steps[1].step);
+    group.bench_function("native/set-headers-tag", |b| {
+        b.iter(|| block_on(native_tag.authorize(black_box(&request), black_box(&state))))
+    });
+    let native_required: Arc<dyn Step> = Arc::clone(&steps[0].step);
+    group.bench_function("native/required-header", |b| {
+        b.iter(|| block_on(native_required.authorize(black_box(&request), black_box(&state))))
+    });
+    group.finish();
+
+    let mut chains = c.benchmark_group("chain-3-steps");
+    let abi_steps = vec![
+        ChainStep {
+            name: "team".into(),
+            step: required.clone(),
+        },
+        ChainStep {
+            name: "tag".into(),
+            step: tag.clone(),
+        },
+        ChainStep {
+            name: "checked".into(),
+            step: instance(
+                &loader,
+                "libset_headers.so",
+                "SetHeaders",
+                serde_json::json!({"requireState": {"tier": "gold"}, "headers": [{"name": "x-gatehouse-checked", "value": "true"}]}),
+            ),
+        },
+    ];
+    let abi_chain = Chain::new("bench", abi_steps, Limits::default());
+    // Chain::run applies step timeouts: it needs a tokio runtime with timers.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("tokio runtime");
+    let native_chain = native::three_step_chain();
+    chains.bench_function("native (chain + header merge)", |b| {
+        b.iter(|| rt.block_on(native_chain.run(black_box(&request), &NoObserver)))
+    });
+    chains.bench_function("abi (.so steps)", |b| {
+        b.iter(|| rt.block_on(abi_chain.run(black_box(&request), &NoObserver)))
+    });
+    chains.finish();
+
+    let mut conv = c.benchmark_group("convert");
+    let check = check_request();
+    conv.bench_function("CheckRequest -> model Request", |b| {
+        b.iter(|| to_request(black_box(check.clone())))
+    });
+    conv.bench_function("CheckRequest clone (subtract from the above)", |b| {
+        b.iter(|| black_box(check.clone()))
+    });
+    let decision = rt.block_on(native_chain.run(&request, &NoObserver));
+    conv.bench_function("Decision -> CheckResponse", |b| {
+        b.iter(|| to_response(black_box(decision.clone())))
+    });
+    conv.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2))
+        .sample_size(30);
+    targets = abi_call
+}
+criterion_main!(benches);

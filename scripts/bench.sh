@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Benchmarks: how close the plugin chain comes to the limit of the gRPC stack.
+#
+#   scripts/bench.sh            full run (~6 min on 2 cores): scenarios A-E, 3 rounds,
+#                               RSS over 1 M requests, criterion microbenchmarks
+#   scripts/bench.sh --smoke    seconds: tiny counts, 1 round, checks every decision
+#                               and that the table prints (CI; no timing assertions)
+#
+# Extra arguments go to the driver (bench/src/main.rs), e.g. --rounds 5.
+# The table is written to target/release/bench-work/results.md. See BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v h2load >/dev/null; then
+    echo "==> installing h2load (Debian nghttp2-client)"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y nghttp2-client; else sudo apt-get install -y nghttp2-client; fi
+fi
+if [ ! -x .tools/bin/envoy ]; then
+    scripts/install-peers.sh
+fi
+
+echo "==> building (release)"
+cargo build --release -p gatehouse -p required-header -p set-headers -p gatehouse-bench --bins
+
+target="${CARGO_TARGET_DIR:-target}/release"
+echo "==> scenarios A-E"
+"$target/bench" --out "$target/bench-work-results.md" "$@"
+
+smoke=0
+for a in "$@"; do [ "$a" = --smoke ] && smoke=1; done
+if [ "$smoke" = 1 ]; then
+    echo "==> microbenchmarks (compile and run once each)"
+    cargo bench -p gatehouse-bench --bench micro -- --test
+else
+    echo "==> microbenchmarks (criterion)"
+    cargo bench -p gatehouse-bench --bench micro
+fi
