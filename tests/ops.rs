@@ -333,3 +333,24 @@ async fn json_logs_carry_the_request_id() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn a_replaced_library_file_is_loaded_anew() {
+    let plugins = PluginDir::with(&[SH, MB]);
+    let host = Host::start(&generation("a"), &plugins, &[])
+        .await
+        .expect("start");
+    // Same file name, other content: the dynamic loader would hand back the old
+    // library for a path it already opened, so the host must stage the new one.
+    std::fs::copy(plugins.path().join(MB), plugins.path().join(SH)).expect("replace");
+    let whoami = auth_config("load", &[step("who", SH, "Whoami", "{name: replaced}")]);
+    let outcome = host.reload(&whoami).await;
+    assert!(outcome.contains("reloaded on SIGHUP"), "{outcome}");
+    let result = verdict(&host.check(check_request(Some("load"), "/", &[])).await);
+    assert_eq!(result.header("x-whoami"), Some("replaced"), "{result:?}");
+    let (_, metrics) = host.admin_get("/metrics");
+    assert!(
+        metrics.contains("gatehouse_loaded_plugin_libraries 2"),
+        "{metrics}"
+    );
+}

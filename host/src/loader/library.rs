@@ -30,15 +30,17 @@ pub struct Library {
 }
 
 impl Library {
-    /// Opens `path` and checks it against the interface copy for its version.
-    pub(super) fn open(path: &Path) -> Result<Self, LoadError> {
+    /// Opens the file at `mapped` (the loader's private copy) and checks it
+    /// against the interface copy for its version; `path` is the plugin file it
+    /// came from, which messages and [`Library::path`] name.
+    pub(super) fn open(mapped: &Path, path: &Path) -> Result<Self, LoadError> {
         let file = path.display().to_string();
-        super::elf::check(path).map_err(|reason| LoadError::Open {
+        super::elf::check(mapped).map_err(|reason| LoadError::Open {
             file: file.clone(),
             reason,
         })?;
         let header: &'static LibHeader =
-            lib_header_from_path(path).map_err(|e| LoadError::Open {
+            lib_header_from_path(mapped).map_err(|e| LoadError::Open {
                 file: file.clone(),
                 reason: open_failure(&file, &e),
             })?;

@@ -11,7 +11,10 @@ mod path;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
 };
 
 use abi::FactoryErrorKind;
@@ -97,6 +100,17 @@ pub enum LoadError {
     },
 }
 
+/// SHA-256 of a file's content, hex, read in a streaming fashion.
+fn file_hash(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
 /// Shortens abi_stable's multi-kilobyte reports to what a person reads.
 fn trim(text: &str) -> String {
     const MAX: usize = 1200;
@@ -115,9 +129,10 @@ fn trim(text: &str) -> String {
 ///
 /// Libraries are never unloaded (abi_stable leaks them on purpose), so the cache
 /// is keyed by content: reloading an unchanged file reuses the loaded library, and
-/// memory does not grow. A file replaced by new content is loaded from a
-/// content-addressed copy, because the dynamic loader would hand back the old
-/// library for a path it has already opened.
+/// memory does not grow. Each library is mapped from a private, content-addressed
+/// copy, so new content under an old file name is really loaded (the dynamic
+/// loader would hand back the library it already has for a known path), and
+/// rewriting the plugin directory can never corrupt a library in use.
 pub struct Loader {
     plugin_dir: PathBuf,
     copy_dir: PathBuf,
@@ -128,18 +143,15 @@ pub struct Loader {
 struct Cache {
     /// Content hash → library.
     by_hash: HashMap<String, Arc<Library>>,
-    /// Paths the dynamic loader has already opened.
-    opened: std::collections::HashSet<PathBuf>,
 }
 
 impl Loader {
-    /// A loader for `plugin_dir`; replaced libraries are copied under the system
-    /// temporary directory.
+    /// A loader for `plugin_dir`; private copies go under `$TMPDIR/gatehouse-libraries`.
     pub fn new(plugin_dir: impl Into<PathBuf>) -> Self {
         Self::with_copy_dir(plugin_dir, std::env::temp_dir().join("gatehouse-libraries"))
     }
 
-    /// A loader for `plugin_dir` that copies replaced libraries into `copy_dir`.
+    /// A loader for `plugin_dir` that keeps its private copies in `copy_dir`.
     pub fn with_copy_dir(plugin_dir: impl Into<PathBuf>, copy_dir: impl Into<PathBuf>) -> Self {
         Self {
             plugin_dir: plugin_dir.into(),
@@ -160,42 +172,47 @@ impl Loader {
     }
 
     /// Opens (or reuses) the library `file_name` inside the plugin directory.
+    ///
+    /// The host never maps a file of the plugin directory itself: it maps a
+    /// private copy named by content hash. Overwriting a mapped library in place
+    /// (as `cp` does) would corrupt the running process; with the copy, the
+    /// plugin directory can be rewritten at any time and takes effect on reload.
     pub fn library(&self, file_name: &str) -> Result<Arc<Library>, LoadError> {
         let path = path::resolve(&self.plugin_dir, file_name)?;
-        let unreadable = |e: std::io::Error| LoadError::Open {
+        let failed = |what: &str, e: std::io::Error| LoadError::Open {
             file: path.display().to_string(),
-            reason: format!("cannot read: {e}"),
+            reason: format!("{what}: {e}"),
         };
-        let bytes = std::fs::read(&path).map_err(unreadable)?;
-        let hash: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let mut cache = self.libraries.lock().unwrap_or_else(|e| e.into_inner());
+        // Streamed: a plugin library can be tens of MB; never hold it in memory.
+        let hash = file_hash(&path).map_err(|e| failed("cannot read", e))?;
+        let cache = self.libraries.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(library) = cache.by_hash.get(&hash) {
             return Ok(Arc::clone(library));
         }
-        let open_path = if cache.opened.contains(&path) {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let copy = self.copy_dir.join(format!("{}-{name}", &hash[..16]));
-            std::fs::create_dir_all(&self.copy_dir)
-                .and_then(|_| std::fs::write(&copy, &bytes))
-                .map_err(|e| LoadError::Open {
-                    file: path.display().to_string(),
-                    reason: format!(
-                        "changed on disk; cannot stage the new version in {}: {e}",
-                        self.copy_dir.display()
-                    ),
-                })?;
-            copy
-        } else {
-            path.clone()
-        };
-        cache.opened.insert(open_path.clone());
-        let library = Arc::new(Library::open(&open_path)?);
+        drop(cache);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let staging = format!("cannot copy it into {}", self.copy_dir.display());
+        std::fs::create_dir_all(&self.copy_dir).map_err(|e| failed(&staging, e))?;
+        static INCOMING: AtomicU64 = AtomicU64::new(0);
+        let incoming = self.copy_dir.join(format!(
+            ".incoming-{}-{}-{name}",
+            std::process::id(),
+            INCOMING.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::copy(&path, &incoming).map_err(|e| failed(&staging, e))?;
+        // Named by what the copy really holds (the original may change meanwhile).
+        let hash = file_hash(&incoming).map_err(|e| failed(&staging, e))?;
+        let mut cache = self.libraries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(library) = cache.by_hash.get(&hash) {
+            let _ = std::fs::remove_file(&incoming);
+            return Ok(Arc::clone(library));
+        }
+        let private = self.copy_dir.join(format!("{}-{name}", &hash[..16]));
+        std::fs::rename(&incoming, &private).map_err(|e| failed(&staging, e))?;
+        let library = Arc::new(Library::open(&private, &path)?);
         tracing::info!(
             file = %path.display(),
             interface = library.interface(),
