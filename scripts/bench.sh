@@ -20,7 +20,8 @@ if [ ! -x .tools/bin/envoy ]; then
 fi
 
 echo "==> building (release)"
-cargo build --release -p gatehouse -p required-header -p set-headers -p gatehouse-bench --bins
+cargo build --release -p gatehouse -p required-header -p set-headers
+cargo build --release -p gatehouse-bench --bins
 
 target="${CARGO_TARGET_DIR:-target}/release"
 echo "==> scenarios A-E"
