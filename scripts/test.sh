@@ -7,7 +7,12 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each stage either passes or ends the run (set -e): the closing line counts them.
+stages=0
+step() {
+  stages=$((stages + 1))
+  printf '\n==> %s\n' "$*"
+}
 
 step "installing test peers"
 scripts/install-peers.sh
@@ -37,3 +42,5 @@ tests/e2e/envoy-http.sh
 
 step "benchmarks (smoke: checks they run and decide correctly, no timing assertions)"
 scripts/bench.sh --smoke
+
+printf '\nstages: %d passed, 0 failed\n' "${stages}"
