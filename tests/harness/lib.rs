@@ -46,6 +46,22 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The YAML block that follows `<!-- example: NAME -->` in plugins/README.md, as
+/// one YAML document (starting with `---`), so plugin tests run the README's
+/// examples exactly as documented.
+pub fn plugins_readme_example(name: &str) -> String {
+    let path = repo_root().join("plugins/README.md");
+    let text = std::fs::read_to_string(&path).expect("read plugins/README.md");
+    let marker = format!("<!-- example: {name} -->\n```yaml\n");
+    let (_, after) = text
+        .split_once(&marker)
+        .unwrap_or_else(|| panic!("no `{name}` example in plugins/README.md"));
+    let (yaml, _) = after
+        .split_once("```")
+        .expect("end of the example's yaml block");
+    format!("---\n{yaml}")
+}
+
 /// Path of a built workspace artifact; panics with the build command if missing.
 pub fn artifact(name: &str) -> PathBuf {
     let in_target = target_dir().join(name);

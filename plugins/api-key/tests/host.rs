@@ -3,7 +3,9 @@
 //! chain into `ClaimsPolicy`).
 //! Build first: `cargo build --workspace`.
 
-use gatehouse_tests::{auth_config, check_request, step, verdict, Host, PluginDir, Verdict};
+use gatehouse_tests::{
+    auth_config, check_request, plugins_readme_example, step, verdict, Host, PluginDir, Verdict,
+};
 
 const AK: &str = "libapi_key.so";
 const CP: &str = "libclaims_policy.so";
@@ -81,17 +83,6 @@ async fn missing_keys_file_refuses_the_config_naming_the_file() {
     }
 }
 
-/// The YAML of the `<!-- example: api-key -->` block in plugins/README.md.
-fn readme_example() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("read plugins/README.md");
-    let (_, after) = readme
-        .split_once("<!-- example: api-key -->\n```yaml\n")
-        .expect("the api-key example in plugins/README.md");
-    let (yaml, _) = after.split_once("\n```").expect("end of the example");
-    format!("---\n{yaml}\n")
-}
-
 #[tokio::test]
 async fn readme_example_runs_keys_file_and_policy_chain() {
     let plugins = PluginDir::with(&[AK, CP]);
@@ -101,7 +92,7 @@ async fn readme_example_runs_keys_file_and_policy_chain() {
         "billing-9d8e7f6a5b4c3d2e: billing\nintern-0a1b2c3d4e5f6a7b: intern\n",
     )
     .expect("write keys file");
-    let config = readme_example().replace(
+    let config = plugins_readme_example("api-key").replace(
         "/etc/gatehouse/api-keys.yaml",
         keys_file.to_str().expect("utf-8 path"),
     );

@@ -8,7 +8,9 @@ use argon2::{
     Algorithm, Argon2, Params, Version,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use gatehouse_tests::{auth_config, check_request, step, verdict, Host, PluginDir, Verdict};
+use gatehouse_tests::{
+    auth_config, check_request, plugins_readme_example, step, verdict, Host, PluginDir, Verdict,
+};
 
 const BA: &str = "libbasic_auth.so";
 const CP: &str = "libclaims_policy.so";
@@ -129,24 +131,13 @@ async fn unsupported_hash_scheme_refuses_the_config_naming_the_line() {
     }
 }
 
-/// The YAML of the `<!-- example: basic-auth -->` block in plugins/README.md.
-fn readme_example() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("read plugins/README.md");
-    let (_, after) = readme
-        .split_once("<!-- example: basic-auth -->\n```yaml\n")
-        .expect("the basic-auth example in plugins/README.md");
-    let (yaml, _) = after.split_once("\n```").expect("end of the example");
-    format!("---\n{yaml}\n")
-}
-
 #[tokio::test]
 async fn readme_example_runs_with_policy_chain() {
     let plugins = PluginDir::with(&[BA, CP]);
     let file = plugins.path().join("staff.htpasswd");
     let users = htpasswd().replace("bob:", "carol:");
     std::fs::write(&file, users).expect("write htpasswd");
-    let config = readme_example().replace(
+    let config = plugins_readme_example("basic-auth").replace(
         "/etc/gatehouse/staff.htpasswd",
         file.to_str().expect("utf-8 path"),
     );

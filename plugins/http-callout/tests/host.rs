@@ -2,10 +2,12 @@
 //! standing in for the authorization service: allow, deny, timeout, 5xx, cache
 //! hits and expiry, and the README example. Build first: `cargo build --workspace`.
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use gatehouse_tests::http_server::{Reply, TestServer};
-use gatehouse_tests::{auth_config, check_request, step, verdict, Host, PluginDir, Verdict};
+use gatehouse_tests::{
+    auth_config, check_request, plugins_readme_example, step, verdict, Host, PluginDir, Verdict,
+};
 use serde_json::{json, Value};
 
 const HC: &str = "libhttp_callout.so";
@@ -143,20 +145,10 @@ async fn allows_are_cached_until_the_ttl() {
     assert_eq!(server.hits(), 2);
 }
 
-/// The YAML block after `marker` in plugins/README.md.
-fn readme_example(marker: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    let text = std::fs::read_to_string(&path).expect("plugins/README.md");
-    let after = &text[text.find(marker).expect("example marker in README")..];
-    let start = after.find("```yaml\n").expect("yaml block") + "```yaml\n".len();
-    let end = after[start..].find("```").expect("end of yaml block");
-    after[start..start + end].to_string()
-}
-
 #[tokio::test]
 async fn readme_example_runs() {
     let server = TestServer::start(Reply::ok("").header("x-user-id", "u-42")).await;
-    let yaml = readme_example("<!-- example: http-callout -->")
+    let yaml = plugins_readme_example("http-callout")
         .replace("http://auth.internal:9000/check", &server.url("/check"));
     let (host, _plugins) = host(&yaml, &[]).await;
     let id = "gloo-system.session-check";

@@ -5,10 +5,12 @@
 #[path = "../src/testkit/mod.rs"]
 mod testkit;
 
-use std::{path::Path, time::Duration};
+use std::time::Duration;
 
 use gatehouse_tests::http_server::{Reply, TestServer};
-use gatehouse_tests::{auth_config, check_request, step, verdict, Host, PluginDir, Verdict};
+use gatehouse_tests::{
+    auth_config, check_request, plugins_readme_example, step, verdict, Host, PluginDir, Verdict,
+};
 use serde_json::{json, Value};
 use testkit::{claims, jwks, now, tampered, unsigned, TestKey};
 
@@ -226,21 +228,11 @@ async fn background_refresh_runs_until_the_config_is_replaced() {
     );
 }
 
-/// The YAML block after `marker` in plugins/README.md.
-fn readme_example(marker: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
-    let text = std::fs::read_to_string(&path).expect("plugins/README.md");
-    let after = &text[text.find(marker).expect("example marker in README")..];
-    let start = after.find("```yaml\n").expect("yaml block") + "```yaml\n".len();
-    let end = after[start..].find("```").expect("end of yaml block");
-    after[start..start + end].to_string()
-}
-
 #[tokio::test]
 async fn readme_example_runs() {
     let key = TestKey::ec("idp-1");
     let server = TestServer::start(serving(&[&key])).await;
-    let yaml = readme_example("<!-- example: jwt -->").replace(
+    let yaml = plugins_readme_example("jwt").replace(
         "https://idp.example.com/.well-known/jwks.json",
         &server.url("/jwks.json"),
     );
