@@ -13,11 +13,11 @@ use std::{hint::black_box, path::PathBuf, sync::Arc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use futures::executor::block_on;
 use gatehouse::{
-    chain::{Chain, ChainStep, Limits, NoObserver, Step},
+    chain::{Chain, ChainStep, Limits, NoObserver, RequestCache, Step, StepError, StepInput},
     config::StepConfig,
     frontend::envoy::{to_request, to_response},
     loader::{Instance, Loader},
-    model::{Request, State},
+    model::{Request, State, StepOutcome},
 };
 use gatehouse_bench::{check_request, native};
 use tokio_util::sync::CancellationToken;
@@ -58,6 +58,39 @@ fn request() -> Request {
     to_request(check_request())
 }
 
+/// One `authorize` with `cache` as the chain run's request cache: a fresh cache
+/// is the first step of a chain (it converts the request), a reused one a later
+/// step (the request is already converted for this interface).
+fn call(
+    step: &dyn Step,
+    request: &Request,
+    state: &State,
+    cache: &mut RequestCache,
+) -> Result<StepOutcome, StepError> {
+    block_on(step.authorize(StepInput {
+        request: black_box(request),
+        state: black_box(state),
+        cache,
+    }))
+}
+
+/// Benches `step` as the first step of a chain and as a later one.
+fn bench_step(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    step: &dyn Step,
+    request: &Request,
+    state: &State,
+) {
+    group.bench_function(format!("{name} (first step)"), |b| {
+        b.iter(|| call(step, request, state, &mut RequestCache::default()))
+    });
+    let mut cache = RequestCache::default();
+    group.bench_function(format!("{name} (later step)"), |b| {
+        b.iter(|| call(step, request, state, &mut cache))
+    });
+}
+
 fn abi_call(c: &mut Criterion) {
     let loader = Loader::with_copy_dir(
         plugin_dir(),
@@ -73,37 +106,57 @@ fn abi_call(c: &mut Criterion) {
         "SetHeaders",
         serde_json::json!({}),
     );
-    group.bench_function("abi/set-headers-empty", |b| {
-        b.iter(|| block_on(empty.authorize(black_box(&request), black_box(&state))))
-    });
+    bench_step(
+        &mut group,
+        "abi/set-headers-empty",
+        empty.as_ref(),
+        &request,
+        &state,
+    );
     let tag = instance(
         &loader,
         "libset_headers.so",
         "SetHeaders",
         serde_json::json!({"headers": [{"name": "x-gatehouse-team", "value": "verified"}], "setState": {"tier": "gold"}}),
     );
-    group.bench_function("abi/set-headers-tag", |b| {
-        b.iter(|| block_on(tag.authorize(black_box(&request), black_box(&state))))
-    });
+    bench_step(
+        &mut group,
+        "abi/set-headers-tag",
+        tag.as_ref(),
+        &request,
+        &state,
+    );
     let required = instance(
         &loader,
         "librequired_header.so",
         "RequiredHeader",
         serde_json::json!({"requiredHeader": "x-team", "allowedValues": ["platform", "security"]}),
     );
-    group.bench_function("abi/required-header", |b| {
-        b.iter(|| block_on(required.authorize(black_box(&request), black_box(&state))))
-    });
+    bench_step(
+        &mut group,
+        "abi/required-header",
+        required.as_ref(),
+        &request,
+        &state,
+    );
 
     let steps = native::three_steps();
     let native_tag: Arc<dyn Step> = Arc::clone(&steps[1].step);
-    group.bench_function("native/set-headers-tag", |b| {
-        b.iter(|| block_on(native_tag.authorize(black_box(&request), black_box(&state))))
-    });
+    bench_step(
+        &mut group,
+        "native/set-headers-tag",
+        native_tag.as_ref(),
+        &request,
+        &state,
+    );
     let native_required: Arc<dyn Step> = Arc::clone(&steps[0].step);
-    group.bench_function("native/required-header", |b| {
-        b.iter(|| block_on(native_required.authorize(black_box(&request), black_box(&state))))
-    });
+    bench_step(
+        &mut group,
+        "native/required-header",
+        native_required.as_ref(),
+        &request,
+        &state,
+    );
     group.finish();
 
     let mut chains = c.benchmark_group("chain-3-steps");

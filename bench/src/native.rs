@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use futures::future::{self, BoxFuture};
 use gatehouse::{
-    chain::{Chain, ChainStep, Limits, Step, StepError},
-    model::{AppendAction, HeaderOp, Request, State, StepOutcome},
+    chain::{Chain, ChainStep, Limits, Step, StepError, StepInput},
+    model::{AppendAction, HeaderOp, StepOutcome},
 };
 
 /// `RequiredHeader`: the header must be present with an allowed value; its value
@@ -28,12 +28,12 @@ fn deny(status: u16, body: String) -> StepOutcome {
 }
 
 impl Step for RequiredHeader {
-    fn authorize(
-        &self,
-        request: &Request,
-        _state: &State,
-    ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
-        let value = request
+    fn authorize<'a>(
+        &'a self,
+        input: StepInput<'a>,
+    ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+        let value = input
+            .request
             .headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(&self.header))
@@ -67,13 +67,12 @@ pub struct SetHeaders {
 }
 
 impl Step for SetHeaders {
-    fn authorize(
-        &self,
-        _request: &Request,
-        state: &State,
-    ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+    fn authorize<'a>(
+        &'a self,
+        input: StepInput<'a>,
+    ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         for (key, want) in &self.require_state {
-            match state.get(key) {
+            match input.state.get(key) {
                 None => {
                     return Box::pin(future::ready(Ok(deny(
                         403,

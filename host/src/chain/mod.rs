@@ -3,6 +3,9 @@
 //! any plugin library.
 
 mod headers;
+mod input;
+
+pub use input::{RequestCache, StepInput};
 
 use std::{
     collections::BTreeMap,
@@ -34,12 +37,12 @@ pub enum StepError {
 /// One step of a chain, as the chain sees it. The loader adapts plugin services
 /// to this trait; tests implement it directly.
 pub trait Step: Send + Sync {
-    /// Decides `request` given the state left by earlier steps.
-    fn authorize(
-        &self,
-        request: &Request,
-        state: &State,
-    ) -> BoxFuture<'static, Result<StepOutcome, StepError>>;
+    /// Decides `input.request` given the state left by earlier steps. The future
+    /// may borrow the input: it is awaited (or dropped) before the next step runs.
+    fn authorize<'a>(
+        &'a self,
+        input: StepInput<'a>,
+    ) -> BoxFuture<'a, Result<StepOutcome, StepError>>;
 }
 
 /// A named step in a chain.
@@ -173,12 +176,13 @@ impl Chain {
         let mut response = HeaderMerge::default();
         let mut user_id = None;
         let mut metadata = BTreeMap::new();
+        let mut cache = RequestCache::default();
 
         for step in &self.steps {
             let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
             let started = Instant::now();
             let result = self
-                .call(step, request, &state, deadline)
+                .call(step, request, &state, &mut cache, deadline)
                 .instrument(span.clone())
                 .await;
             let elapsed = started.elapsed();
@@ -264,6 +268,7 @@ impl Chain {
         step: &ChainStep,
         request: &Request,
         state: &State,
+        cache: &mut RequestCache,
         deadline: Instant,
     ) -> Result<StepOutcome, StepError> {
         let now = Instant::now();
@@ -272,9 +277,13 @@ impl Chain {
             .step_timeout
             .min(deadline.saturating_duration_since(now));
         // A panic while creating or polling the future is this request's error only.
-        let future =
-            std::panic::catch_unwind(AssertUnwindSafe(|| step.step.authorize(request, state)))
-                .map_err(|p| StepError::Panic(panic_message(p)))?;
+        let input = StepInput {
+            request,
+            state,
+            cache,
+        };
+        let future = std::panic::catch_unwind(AssertUnwindSafe(move || step.step.authorize(input)))
+            .map_err(|p| StepError::Panic(panic_message(p)))?;
         match tokio::time::timeout(budget, AssertUnwindSafe(future).catch_unwind()).await {
             Err(_) => Err(StepError::Timeout(budget)),
             Ok(Err(panic)) => Err(StepError::Panic(panic_message(panic))),

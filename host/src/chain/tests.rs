@@ -10,13 +10,12 @@ impl<F> Step for Scripted<F>
 where
     F: Fn(&State) -> Result<StepOutcome, StepError> + Send + Sync,
 {
-    fn authorize(
-        &self,
-        _request: &Request,
-        state: &State,
-    ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+    fn authorize<'a>(
+        &'a self,
+        input: StepInput<'a>,
+    ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         self.1.fetch_add(1, Ordering::SeqCst);
-        let result = (self.0)(state);
+        let result = (self.0)(input.state);
         Box::pin(async move { result })
     }
 }
@@ -132,21 +131,19 @@ async fn allow_merges_headers_state_and_user() {
 async fn errors_panics_and_timeouts_deny() {
     struct Hangs;
     impl Step for Hangs {
-        fn authorize(
-            &self,
-            _: &Request,
-            _: &State,
-        ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+        fn authorize<'a>(
+            &'a self,
+            _input: StepInput<'a>,
+        ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
             Box::pin(futures::future::pending())
         }
     }
     struct PanicsInFuture;
     impl Step for PanicsInFuture {
-        fn authorize(
-            &self,
-            _: &Request,
-            _: &State,
-        ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+        fn authorize<'a>(
+            &'a self,
+            _input: StepInput<'a>,
+        ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
             Box::pin(async { panic!("boom in future") })
         }
     }
@@ -195,11 +192,10 @@ async fn errors_panics_and_timeouts_deny() {
 async fn chain_deadline_caps_the_steps_and_failure_mode_allow_lets_through() {
     struct Slow;
     impl Step for Slow {
-        fn authorize(
-            &self,
-            _: &Request,
-            _: &State,
-        ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
+        fn authorize<'a>(
+            &'a self,
+            _input: StepInput<'a>,
+        ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
             Box::pin(async {
                 tokio::time::sleep(Duration::from_millis(60)).await;
                 Ok(allow())

@@ -46,7 +46,7 @@ macro_rules! interface_version {
 
             use super::{FactoryError, FactoryErrorKind, Instance};
             use crate::{
-                chain::{Step, StepError},
+                chain::{Step, StepError, StepInput},
                 model::{AppendAction, HeaderOp, Request, State, StepOutcome},
             };
 
@@ -195,12 +195,11 @@ macro_rules! interface_version {
             struct Service(abi::AuthServiceBox);
 
             impl Step for Service {
-                fn authorize(
-                    &self,
-                    request_: &Request,
-                    state: &State,
-                ) -> BoxFuture<'static, Result<StepOutcome, StepError>> {
-                    let future = self.0.authorize(request(request_, state));
+                fn authorize<'a>(
+                    &'a self,
+                    input: StepInput<'a>,
+                ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+                    let future = self.0.authorize(request(input.request, input.state));
                     Box::pin(async move {
                         match future.await {
                             RResult::ROk(response) => Ok(outcome(response)),
