@@ -8,48 +8,57 @@
 
 use crate::model::{AppendAction, HeaderOp};
 
-/// Headers under construction: name (lower-case) → values, in first-seen order.
+/// Headers under construction. The request's own headers are only read: a name
+/// is copied out (with all its values) when a step first touches it, so a chain
+/// that sets two headers costs two entries, not a copy of every request header.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct HeaderMerge {
-    entries: Vec<(String, Vec<String>)>,
-    touched: Vec<String>,
+pub(crate) struct HeaderMerge<'a> {
+    /// The request's headers (lower-case names), as they arrived.
+    initial: &'a [(String, String)],
+    /// Every touched header (lower-case name → current values), in first-touch order.
+    touched: Vec<(String, Vec<String>)>,
 }
 
-impl HeaderMerge {
+impl<'a> HeaderMerge<'a> {
     /// Starts from the request's headers.
-    pub(crate) fn new<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        let mut merge = Self::default();
-        for (name, value) in headers {
-            merge.values_mut(name).push(value.to_string());
+    pub(crate) fn new(initial: &'a [(String, String)]) -> Self {
+        Self {
+            initial,
+            touched: Vec::new(),
         }
-        merge
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.entries
+        self.touched
             .iter()
             .position(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
+    /// The values of `name`, touching it.
     fn values_mut(&mut self, name: &str) -> &mut Vec<String> {
         let index = match self.position(name) {
             Some(i) => i,
             None => {
-                self.entries.push((name.to_ascii_lowercase(), Vec::new()));
-                self.entries.len() - 1
+                let values = self
+                    .initial
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone())
+                    .collect();
+                self.touched.push((name.to_ascii_lowercase(), values));
+                self.touched.len() - 1
             }
         };
-        &mut self.entries[index].1
+        &mut self.touched[index].1
     }
 
     fn present(&self, name: &str) -> bool {
-        self.position(name)
-            .is_some_and(|i| !self.entries[i].1.is_empty())
-    }
-
-    fn touch(&mut self, name: &str) {
-        if !self.touched.iter().any(|t| t.eq_ignore_ascii_case(name)) {
-            self.touched.push(name.to_ascii_lowercase());
+        match self.position(name) {
+            Some(i) => !self.touched[i].1.is_empty(),
+            None => self
+                .initial
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name)),
         }
     }
 
@@ -65,15 +74,11 @@ impl HeaderMerge {
                 AppendAction::OverwriteIfExists if present => {
                     *self.values_mut(&op.name) = vec![value]
                 }
-                AppendAction::AddIfAbsent | AppendAction::OverwriteIfExists => continue,
+                AppendAction::AddIfAbsent | AppendAction::OverwriteIfExists => {}
             }
-            self.touch(&op.name);
         }
         for name in removals {
-            if let Some(i) = self.position(name) {
-                self.entries[i].1.clear();
-            }
-            self.touch(name);
+            self.values_mut(name).clear();
         }
     }
 
@@ -82,19 +87,20 @@ impl HeaderMerge {
     pub(crate) fn into_changes(self) -> (Vec<(String, String)>, Vec<String>) {
         let mut set = Vec::new();
         let mut removed = Vec::new();
-        for name in &self.touched {
-            match self.position(name).map(|i| &self.entries[i].1) {
-                Some(values) if !values.is_empty() => set.push((name.clone(), values.join(", "))),
-                _ => removed.push(name.clone()),
+        for (name, values) in self.touched {
+            if values.is_empty() {
+                removed.push(name);
+            } else {
+                set.push((name, values.join(", ")));
             }
         }
         (set, removed)
     }
 
     /// Every value as its own line, for response headers (where joining would
-    /// break `set-cookie`).
+    /// break `set-cookie`). Only touched headers: start from no headers.
     pub(crate) fn into_lines(self) -> Vec<(String, String)> {
-        self.entries
+        self.touched
             .into_iter()
             .flat_map(|(name, values)| values.into_iter().map(move |v| (name.clone(), v)))
             .collect()
@@ -117,7 +123,8 @@ mod tests {
         initial: &[(&str, &str)],
         steps: &[Vec<HeaderOp>],
     ) -> (Vec<(String, String)>, Vec<String>) {
-        let mut merge = HeaderMerge::new(initial.iter().copied());
+        let initial = pairs(initial);
+        let mut merge = HeaderMerge::new(&initial);
         for ops in steps {
             merge.apply(ops, &[]);
         }
@@ -175,8 +182,19 @@ mod tests {
     }
 
     #[test]
+    fn untouched_headers_stay_out_and_repeated_values_are_kept() {
+        let (set, removed) = changes(
+            &[("a", "1"), ("b", "x"), ("a", "2")],
+            &[vec![op("A", "3", AppendAction::AppendIfExistsOrAdd)]],
+        );
+        assert_eq!(set, pairs(&[("a", "1, 2, 3")]));
+        assert!(removed.is_empty());
+    }
+
+    #[test]
     fn removal_then_later_add() {
-        let mut merge = HeaderMerge::new([("x", "1"), ("y", "1")]);
+        let initial = pairs(&[("x", "1"), ("y", "1")]);
+        let mut merge = HeaderMerge::new(&initial);
         merge.apply(&[], &["x".into(), "Y".into()]);
         merge.apply(&[op("y", "2", AppendAction::AppendIfExistsOrAdd)], &[]);
         let (set, removed) = merge.into_changes();

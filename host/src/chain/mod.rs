@@ -167,12 +167,7 @@ impl Chain {
         observer: &dyn Observer,
     ) -> Decision {
         let deadline = Instant::now() + self.limits.chain_deadline;
-        let mut upstream = HeaderMerge::new(
-            request
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        );
+        let mut upstream = HeaderMerge::new(&request.headers);
         let mut response = HeaderMerge::default();
         let mut user_id = None;
         let mut metadata = BTreeMap::new();

@@ -76,6 +76,12 @@ fn peer(p: Option<attribute_context::Peer>) -> Peer {
     }
 }
 
+/// `name` in lower case, in place (HTTP/2 names already are: no copy).
+fn lowercase(mut name: String) -> String {
+    name.make_ascii_lowercase();
+    name
+}
+
 /// Translates Envoy's `CheckRequest` into the host's request model.
 pub fn to_request(check: CheckRequest) -> Request {
     let attributes = check.attributes.unwrap_or_default();
@@ -90,13 +96,13 @@ pub fn to_request(check: CheckRequest) -> Request {
                 } else {
                     String::from_utf8_lossy(&h.raw_value).into_owned()
                 };
-                (h.key.to_ascii_lowercase(), value)
+                (lowercase(h.key), value)
             })
             .collect(),
         None => http
             .headers
             .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .map(|(k, v)| (lowercase(k), v))
             .collect(),
     };
     // Pseudo-headers are carried as method/host/path; keep headers deterministic.
