@@ -30,61 +30,14 @@ fi
 # shellcheck source=scripts/stack.sh
 source scripts/stack.sh
 
-passed=0
-failed=0
+# shellcheck source=tests/e2e/checks-lib.sh
+source tests/e2e/checks-lib.sh
+E2E_URL="${STACK_ENVOY_URL}"
 work="${STACK_DIR}/cases"
-
-pass() {
-  passed=$((passed + 1))
-  printf 'ok   %s\n' "$1"
-}
-
-fail() {
-  failed=$((failed + 1))
-  printf 'FAIL %s\n' "$1"
-  shift
-  local line
-  for line in "$@"; do printf '       %s\n' "${line}"; done
-}
-
-summary() {
-  stack_stop 2>/dev/null || true
-  echo "${passed} passed, ${failed} failed"
-  ((failed == 0))
-}
-
-# http NAME PATH [curl args...]: GET through Envoy; sets $status and writes
-# $work/NAME.body and $work/NAME.headers.
-http() {
-  local name="$1" path="$2"
-  shift 2
-  status="$(curl -sS --max-time 5 -o "${work}/${name}.body" -D "${work}/${name}.headers" \
-    -w '%{http_code}' "$@" "${STACK_ENVOY_URL}${path}" 2>"${work}/${name}.err" || true)"
-}
-
-# upstream_header NAME HEADER: the header as the upstream saw it in $work/NAME.body
-# (repeated headers joined with ", "); empty when absent.
-upstream_header() {
-  python3 - "${work}/$1.body" "$2" <<'PY'
-import json, sys
-try:
-    value = json.load(open(sys.argv[1]))["headers"].get(sys.argv[2].lower())
-except Exception:
-    value = None
-if isinstance(value, list):
-    value = ", ".join(value)
-print(value if value is not None else "")
-PY
-}
 
 # response_header NAME HEADER: a header of the response Envoy sent the client.
 response_header() {
   sed -n "s/^$2: *//Ip" "${work}/$1.headers" | tr -d '\r' | head -n 1
-}
-
-# reached_upstream PATH: succeeds when the upstream logged a request for exactly PATH.
-reached_upstream() {
-  grep -qxF "GET $1" "${STACK_REQUEST_LOG}"
 }
 
 # expect_status CASE NAME WANT
@@ -98,14 +51,6 @@ expect_status() {
   fi
 }
 
-# expect_eq CASE WHAT GOT WANT
-expect_eq() {
-  if [[ "$3" == "$4" ]]; then
-    pass "$1: $2 = '$4'"
-  else
-    fail "$1: $2 = '$3', want '$4'"
-  fi
-}
 
 expect_not_upstream() { # CASE PATH
   if reached_upstream "$2"; then

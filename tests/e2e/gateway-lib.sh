@@ -21,20 +21,10 @@ export STACK_NO_TRAP=1
 # shellcheck source=scripts/stack.sh
 source scripts/stack.sh
 GW_URL="http://127.0.0.1:${GW_PROXY_PORT}"
+# shellcheck source=tests/e2e/checks-lib.sh
+source tests/e2e/checks-lib.sh
+E2E_URL="${GW_URL}"
 work="${STACK_DIR}/cases"
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); printf 'ok   %s\n' "$1"; }
-fail() {
-  failed=$((failed + 1)); printf 'FAIL %s\n' "$1"; shift
-  local line; for line in "$@"; do printf '       %s\n' "${line}"; done
-}
-summary() {
-  stack_stop 2>/dev/null || true
-  echo "${passed} passed, ${failed} failed"
-  ((failed == 0))
-}
 trap 'stack_stop 2>/dev/null || true' EXIT
 
 # Renders FILE with this test's ports into $STACK_DIR/NAME.
@@ -56,27 +46,6 @@ gw_start_backends() {
   stack_wait gatehouse "gatehouse admin /readyz" \
     curl -sf "http://127.0.0.1:${GW_GATEHOUSE_ADMIN_PORT}/readyz"
 }
-
-# http NAME PATH [curl args...]: sets $status, writes $work/NAME.{body,headers,err}.
-http() {
-  local name="$1" path="$2"; shift 2
-  status="$(curl -sS --max-time 5 -o "${work}/${name}.body" -D "${work}/${name}.headers" \
-    -w '%{http_code}' "$@" "${GW_URL}${path}" 2>"${work}/${name}.err" || true)"
-}
-upstream_header() {
-  python3 - "${work}/$1.body" "$2" <<'PY'
-import json, sys
-try:
-    value = json.load(open(sys.argv[1]))["headers"].get(sys.argv[2].lower())
-except Exception:
-    value = None
-if isinstance(value, list):
-    value = ", ".join(value)
-print(value if value is not None else "")
-PY
-}
-expect_eq() { if [[ "$3" == "$4" ]]; then pass "$1: $2 = '$4'"; else fail "$1: $2 = '$3', want '$4'" "body: $(head -c 300 "${work}/${5:-x}.body" 2>/dev/null)"; fi; }
-reached_upstream() { grep -qxF "GET $1" "${STACK_REQUEST_LOG}"; }
 
 gw_run_cases() {
   local run_id="${RANDOM}${RANDOM}" p
