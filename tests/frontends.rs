@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 
 use gatehouse::frontend::spoe::frame::{
-    decode_kv_list, encode_frame, encode_kv_list, kind, put_bytes, put_value, read_frame, Frame,
-    Reader, Value, FLAG_FIN,
+    decode_kv_list, encode_control_frame, encode_frame, encode_kv_list, kind, put_bytes, put_value,
+    read_frame, Frame, Reader, Value, FLAG_FIN,
 };
 use gatehouse_tests::{free_addr, http_exchange, repo_root, Host, PluginDir};
 use tokio::{
@@ -86,6 +86,25 @@ async fn http_forward_auth_allows_with_headers_and_denies_with_the_plugin_status
     assert_eq!(status, 403);
 }
 
+/// The agent's next frame, which must arrive and be valid.
+async fn next_frame<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> Frame {
+    read_frame(reader, 16380)
+        .await
+        .expect("read")
+        .expect("a frame")
+        .expect("valid")
+}
+
+/// The agent's next frame: it must be of `want` kind; its key-value payload.
+async fn next_kv<R: tokio::io::AsyncBufRead + Unpin>(
+    reader: &mut R,
+    want: u8,
+) -> Vec<(String, Value)> {
+    let frame = next_frame(reader).await;
+    assert_eq!(frame.kind, want);
+    decode_kv_list(&frame.payload).expect("kv")
+}
+
 /// A NOTIFY frame with one `check-request` message carrying `args`.
 fn notify(stream_id: u64, args: &[(&str, Value)]) -> Vec<u8> {
     let mut payload = Vec::new();
@@ -145,21 +164,9 @@ async fn spoe_agent_negotiates_and_answers_pipelined_notifies() {
         ("capabilities", Value::str("pipelining,async")),
         ("engine-id", Value::str("test")),
     ]);
-    let hello = encode_frame(&Frame {
-        kind: kind::HAPROXY_HELLO,
-        flags: FLAG_FIN,
-        stream_id: 0,
-        frame_id: 0,
-        payload: hello,
-    });
+    let hello = encode_control_frame(kind::HAPROXY_HELLO, hello);
     writer.write_all(&hello).await.expect("HELLO");
-    let reply = read_frame(&mut reader, 16380)
-        .await
-        .expect("read")
-        .expect("a frame")
-        .expect("valid");
-    assert_eq!(reply.kind, kind::AGENT_HELLO);
-    let reply = decode_kv_list(&reply.payload).expect("kv");
+    let reply = next_kv(&mut reader, kind::AGENT_HELLO).await;
     assert!(reply.contains(&("version".into(), Value::str("2.0"))));
     assert!(reply.contains(&("max-frame-size".into(), Value::Uint32(16380))));
     assert!(reply.contains(&("capabilities".into(), Value::str("pipelining,async"))));
@@ -190,11 +197,7 @@ async fn spoe_agent_negotiates_and_answers_pipelined_notifies() {
     writer.write_all(&both).await.expect("NOTIFY x2");
     let mut acks = std::collections::HashMap::new();
     for _ in 0..2 {
-        let ack = read_frame(&mut reader, 16380)
-            .await
-            .expect("read")
-            .expect("a frame")
-            .expect("valid");
+        let ack = next_frame(&mut reader).await;
         assert_eq!((ack.kind, ack.frame_id), (kind::ACK, 1));
         acks.insert(ack.stream_id, set_vars(&ack.payload));
     }
@@ -218,24 +221,15 @@ async fn spoe_agent_negotiates_and_answers_pipelined_notifies() {
     );
 
     // HAProxy says goodbye; the agent answers AGENT-DISCONNECT status 0.
-    let bye = encode_frame(&Frame {
-        kind: kind::HAPROXY_DISCONNECT,
-        flags: FLAG_FIN,
-        stream_id: 0,
-        frame_id: 0,
-        payload: encode_kv_list(&[
+    let bye = encode_control_frame(
+        kind::HAPROXY_DISCONNECT,
+        encode_kv_list(&[
             ("status-code", Value::Uint32(0)),
             ("message", Value::str("bye")),
         ]),
-    });
+    );
     writer.write_all(&bye).await.expect("DISCONNECT");
-    let reply = read_frame(&mut reader, 16380)
-        .await
-        .expect("read")
-        .expect("a frame")
-        .expect("valid");
-    assert_eq!(reply.kind, kind::AGENT_DISCONNECT);
-    let reply = decode_kv_list(&reply.payload).expect("kv");
+    let reply = next_kv(&mut reader, kind::AGENT_DISCONNECT).await;
     assert!(reply.contains(&("status-code".into(), Value::Uint32(0))));
 }
 
@@ -251,13 +245,7 @@ async fn spoe_agent_refuses_oversized_and_fragmented_frames() {
         .await
         .expect("write");
     let mut reader = BufReader::new(stream);
-    let reply = read_frame(&mut reader, 16380)
-        .await
-        .expect("read")
-        .expect("a frame")
-        .expect("valid");
-    assert_eq!(reply.kind, kind::AGENT_DISCONNECT);
-    let reply = decode_kv_list(&reply.payload).expect("kv");
+    let reply = next_kv(&mut reader, kind::AGENT_DISCONNECT).await;
     assert!(reply.contains(&("status-code".into(), Value::Uint32(3))));
 
     // A NOTIFY without FIN (fragmentation was not negotiated): status 10.
@@ -267,13 +255,7 @@ async fn spoe_agent_refuses_oversized_and_fragmented_frames() {
         ("max-frame-size", Value::Uint32(1024)),
         ("capabilities", Value::str("pipelining,fragmentation")),
     ]);
-    let mut bytes = encode_frame(&Frame {
-        kind: kind::HAPROXY_HELLO,
-        flags: FLAG_FIN,
-        stream_id: 0,
-        frame_id: 0,
-        payload: hello,
-    });
+    let mut bytes = encode_control_frame(kind::HAPROXY_HELLO, hello);
     bytes.extend(encode_frame(&Frame {
         kind: kind::NOTIFY,
         flags: 0,
@@ -283,20 +265,9 @@ async fn spoe_agent_refuses_oversized_and_fragmented_frames() {
     }));
     stream.write_all(&bytes).await.expect("write");
     let mut reader = BufReader::new(stream);
-    let hello = read_frame(&mut reader, 16380)
-        .await
-        .expect("read")
-        .expect("a frame")
-        .expect("valid");
-    let hello = decode_kv_list(&hello.payload).expect("kv");
+    let hello = next_kv(&mut reader, kind::AGENT_HELLO).await;
     assert!(hello.contains(&("max-frame-size".into(), Value::Uint32(1024))));
     assert!(hello.contains(&("capabilities".into(), Value::str("pipelining"))));
-    let reply = read_frame(&mut reader, 16380)
-        .await
-        .expect("read")
-        .expect("a frame")
-        .expect("valid");
-    assert_eq!(reply.kind, kind::AGENT_DISCONNECT);
-    let reply = decode_kv_list(&reply.payload).expect("kv");
+    let reply = next_kv(&mut reader, kind::AGENT_DISCONNECT).await;
     assert!(reply.contains(&("status-code".into(), Value::Uint32(10))));
 }

@@ -13,8 +13,9 @@ use crate::router::Router;
 
 use super::{
     frame::{
-        decode_kv_list, decode_messages, encode_actions, encode_frame, encode_kv_list, kind,
-        read_frame, Frame, FrameError, Value, FLAG_ABORT, FLAG_FIN, MIN_FRAME_SIZE,
+        decode_kv_list, decode_messages, encode_actions, encode_control_frame, encode_frame,
+        encode_kv_list, kind, read_frame, Frame, FrameError, Value, FLAG_ABORT, FLAG_FIN,
+        MIN_FRAME_SIZE,
     },
     translate::{to_actions, to_request},
 };
@@ -72,19 +73,9 @@ pub fn negotiate(payload: &[u8], ours: u32) -> Result<Hello, FrameError> {
     })
 }
 
-fn control(kind: u8, payload: Vec<u8>) -> Vec<u8> {
-    encode_frame(&Frame {
-        kind,
-        flags: FLAG_FIN,
-        stream_id: 0,
-        frame_id: 0,
-        payload,
-    })
-}
-
 /// An AGENT-DISCONNECT frame.
 pub fn disconnect(status: u32, message: &str) -> Vec<u8> {
-    control(
+    encode_control_frame(
         kind::AGENT_DISCONNECT,
         encode_kv_list(&[
             ("status-code", Value::Uint32(status)),
@@ -128,7 +119,9 @@ where
         ("max-frame-size", Value::Uint32(hello.max_frame_size)),
         ("capabilities", Value::str(&hello.capabilities)),
     ]);
-    writer.write_all(&control(kind::AGENT_HELLO, reply)).await?;
+    writer
+        .write_all(&encode_control_frame(kind::AGENT_HELLO, reply))
+        .await?;
     if hello.healthcheck {
         return writer.shutdown().await;
     }

@@ -446,6 +446,18 @@ pub fn encode_frame(frame: &Frame) -> Vec<u8> {
     out
 }
 
+/// Encodes a complete (FIN) connection-level frame (HELLO, DISCONNECT): stream
+/// and frame id 0.
+pub fn encode_control_frame(kind: u8, payload: Vec<u8>) -> Vec<u8> {
+    encode_frame(&Frame {
+        kind,
+        flags: FLAG_FIN,
+        stream_id: 0,
+        frame_id: 0,
+        payload,
+    })
+}
+
 /// Reads one frame of at most `max_size` bytes. `Ok(None)` at a clean end of
 /// stream; an oversized length is refused before anything is allocated.
 pub async fn read_frame<R: AsyncRead + Unpin>(
