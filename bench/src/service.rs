@@ -1,4 +1,4 @@
-//! The `Check` services of scenarios A and B, and a server for them.
+//! Scenario A's `Check` service and a server for it; shared bits of the bench servers.
 
 use std::{
     net::SocketAddr,
@@ -15,14 +15,7 @@ use envoy_types::pb::{
     },
     google::rpc::Status,
 };
-use gatehouse::{
-    chain::Chain,
-    frontend::envoy::{to_request, to_response},
-    metrics::Metrics,
-    model::Decision,
-};
 use tonic::{Request as GrpcRequest, Response as GrpcResponse};
-use tracing::Instrument;
 
 /// Allow and deny counts, printed at exit so the driver can check decisions.
 #[derive(Default)]
@@ -65,56 +58,6 @@ impl Authorization for Noop {
     }
 }
 
-/// Scenario B: what the host's `EnvoyAuthorization` + `Router::decide` do
-/// (protocol conversion, `check` span, chain, metrics), with a chain of native
-/// steps. `Router` cannot be given a chain from outside the host crate
-/// (`Router::swap` is `pub(crate)`), so the router's lookup is replaced by one
-/// fixed chain; everything else is the host's own code.
-pub struct Native {
-    /// The chain (native steps).
-    pub chain: Arc<Chain>,
-    /// The host's metrics (the chain's observer, and request counters).
-    pub metrics: Arc<Metrics>,
-    /// Decision counters.
-    pub counters: Arc<Counters>,
-}
-
-#[tonic::async_trait]
-impl Authorization for Native {
-    async fn check(
-        &self,
-        request: GrpcRequest<CheckRequest>,
-    ) -> Result<GrpcResponse<CheckResponse>, tonic::Status> {
-        let request = to_request(request.into_inner());
-        let config_id = request
-            .context_extensions
-            .get("config_id")
-            .map(String::as_str)
-            .unwrap_or("");
-        let span = tracing::info_span!("check", request_id = %request.id, config_id);
-        let decision = self
-            .chain
-            .run(&request, self.metrics.as_ref())
-            .instrument(span)
-            .await;
-        let verdict = match decision {
-            Decision::Allow(_) => {
-                self.counters.allow.fetch_add(1, Ordering::Relaxed);
-                "allow"
-            }
-            Decision::Deny(_) => {
-                self.counters.deny.fetch_add(1, Ordering::Relaxed);
-                "deny"
-            }
-        };
-        self.metrics
-            .requests
-            .with_label_values(&[self.chain.id(), verdict])
-            .inc();
-        Ok(GrpcResponse::new(to_response(decision)))
-    }
-}
-
 /// Serves `service` (plus `grpc.health.v1`, like the host) on `listen` until
 /// SIGTERM or Ctrl-C, then prints the decision counters on stdout.
 pub async fn serve_until_terminated<S: Authorization>(
@@ -127,14 +70,7 @@ pub async fn serve_until_terminated<S: Authorization>(
     reporter
         .set_service_status("", tonic_health::ServingStatus::Serving)
         .await;
-    let shutdown = async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    };
+    let shutdown = terminated();
     eprintln!("serving on {}", listener.local_addr()?);
     tonic::transport::Server::builder()
         .add_service(AuthorizationServer::new(service))
@@ -158,4 +94,14 @@ pub fn listen_arg() -> anyhow::Result<SocketAddr> {
         .map(String::as_str)
         .unwrap_or("127.0.0.1:0");
     Ok(value.parse()?)
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn terminated() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }

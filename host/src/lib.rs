@@ -10,7 +10,8 @@
 //!
 //! [`config`] reads AuthConfig documents; [`reload`] applies them in Gloo's
 //! lifecycle order, [`watch`] triggers it on file changes; [`server`] assembles
-//! the gRPC server, [`admin`] the HTTP admin port ([`metrics`], [`health`]).
+//! the gRPC server, [`admin`] the HTTP admin port ([`metrics`], [`health`]);
+//! [`logging`] sets up log output.
 
 pub mod admin;
 pub mod chain;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod frontend;
 pub mod health;
 pub mod loader;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod reload;

@@ -1,16 +1,17 @@
 //! The `gatehouse` binary: serve health at once, load the auth configs, then
 //! answer ext_authz; reload on SIGHUP or file changes; drain on SIGTERM.
 
-use std::{io::IsTerminal, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use gatehouse::{
     admin::{self, Admin},
     chain::Limits,
     frontend::{http, spoe},
     health::Readiness,
     loader::Loader,
+    logging::{self, LogFormat},
     metrics::Metrics,
     reload::Reloader,
     router::{RequestLimits, Router},
@@ -81,32 +82,6 @@ struct Cli {
     drain_timeout_ms: u64,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only for a person at a terminal: in a file or a container log they
-    // are noise, and formatting them costs time on every span.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .init(),
-    }
-}
-
 /// Completes on SIGTERM or Ctrl-C.
 async fn terminated() -> anyhow::Result<()> {
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
@@ -140,7 +115,7 @@ fn reload_on_hangup(reloader: Arc<Reloader>) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    logging::init(cli.log_format);
 
     let metrics = Arc::new(Metrics::new());
     let request_limits = RequestLimits {

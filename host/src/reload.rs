@@ -179,7 +179,7 @@ impl Reloader {
                 (id.clone(), Arc::new(Chain::new(id, steps, limits)))
             })
             .collect();
-        self.router.swap(Arc::new(Generation {
+        self.router.install(Arc::new(Generation {
             number,
             chains,
             stop,

@@ -119,8 +119,9 @@ impl Router {
         self.current.load_full()
     }
 
-    /// Installs `next`, returning the previous generation.
-    pub(crate) fn swap(&self, next: Arc<Generation>) -> Option<Arc<Generation>> {
+    /// Installs `next`, returning the previous generation. The reload path calls
+    /// this; so may an embedder or a benchmark that builds its chains itself.
+    pub fn install(&self, next: Arc<Generation>) -> Option<Arc<Generation>> {
         self.metrics.generation.set(next.number as i64);
         self.current.swap(Some(next))
     }

@@ -1,28 +1,45 @@
-//! Scenario B: the host's frontend, chain and metrics with scenario D's three
-//! steps implemented natively (no ABI). Logs like the host (text, `info`).
+//! Scenario B: the host's own gRPC server, router, chain and metrics
+//! (`gatehouse::server::serve`, as the `gatehouse` binary runs them) with
+//! scenario D's three steps implemented natively (no ABI). Logs like the host.
 //! `bench-native-server --listen 127.0.0.1:PORT`; prints `allow=N deny=M` at exit.
 
 use std::sync::Arc;
 
-use gatehouse::metrics::Metrics;
-use gatehouse_bench::{
-    native,
-    service::{listen_arg, serve_until_terminated, Counters, Native},
+use gatehouse::{
+    logging::{self, LogFormat},
+    metrics::Metrics,
+    router::{Generation, RequestLimits, Router},
+    server,
 };
+use gatehouse_bench::{native, service::listen_arg, CONFIG_ID};
+use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-    let counters = Arc::new(Counters::default());
-    let service = Native {
-        chain: Arc::new(native::three_step_chain()),
-        metrics: Arc::new(Metrics::new()),
-        counters: Arc::clone(&counters),
+    logging::init(LogFormat::Text);
+    let metrics = Arc::new(Metrics::new());
+    let router = Arc::new(Router::new(Arc::clone(&metrics), RequestLimits::default()));
+    router.install(Arc::new(Generation {
+        number: 1,
+        chains: [(CONFIG_ID.to_string(), Arc::new(native::three_step_chain()))].into(),
+        stop: CancellationToken::new(),
+    }));
+    let listener = tokio::net::TcpListener::bind(listen_arg()?).await?;
+    eprintln!("serving on {}", listener.local_addr()?);
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    server::serve(
+        listener,
+        router,
+        health,
+        gatehouse_bench::service::terminated(),
+    )
+    .await?;
+    let count = |decision| {
+        metrics
+            .requests
+            .with_label_values(&[CONFIG_ID, decision])
+            .get()
     };
-    serve_until_terminated(listen_arg()?, service, counters).await
+    println!("allow={} deny={}", count("allow"), count("deny"));
+    Ok(())
 }
