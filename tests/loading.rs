@@ -173,6 +173,33 @@ async fn older_and_current_interface_versions_load_side_by_side() {
     }
 }
 
+/// One chain mixing versions: the 1.2 steps share one converted request (the
+/// run's cache holds one per interface type) yet each sees the state left by the
+/// step just before it, whatever that step's version; 1.0 and 1.1 steps get their
+/// own copy per step. Each `Versioned` step appends its version to state `chain`.
+#[tokio::test]
+async fn a_chain_mixing_owned_and_borrowed_versions_passes_state_through_every_step() {
+    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2]);
+    let chain = [V1_2, V1_1, V1_2, V1_0, V1_2]
+        .iter()
+        .enumerate()
+        .map(|(i, file)| step(&format!("s{i}"), file, "Versioned", "{}"))
+        .collect::<Vec<_>>();
+    let host = Host::start(&auth_config("mixed", &chain), &plugins, &[])
+        .await
+        .expect("start");
+    for path in ["/first?q=1", "/second"] {
+        let answer = verdict(&host.check(check_request(Some("mixed"), path, &[])).await);
+        assert_eq!(
+            answer.header("x-chain"),
+            Some("1.2.0 1.1.0 1.2.0 1.0.0 1.2.0"),
+            "{answer:?}"
+        );
+        assert_eq!(answer.header("x-seen-path"), Some(path), "{answer:?}");
+        assert_eq!(answer.header("x-interface-version"), Some("1.2.0"));
+    }
+}
+
 #[tokio::test]
 async fn newer_incompatible_and_mismatched_plugins_are_refused_and_host_stays_up() {
     let plugins = PluginDir::with(&[V1_2, V1_3, V2_0, BAD]);

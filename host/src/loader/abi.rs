@@ -4,7 +4,9 @@
 //! with the same type *names* but distinct types. `interface_version!` writes,
 //! per copy, the conversions (host ⇄ ABI) and the adapters (ABI service → host
 //! [`Step`], host cancellation → ABI stop signal) from one template, so a new
-//! minor version is one line here plus its frozen crate.
+//! minor version is one line here plus its frozen crate. Versions up to 1.1 take
+//! the request by value (converted per step); from 1.2 on `authorize` borrows it
+//! (converted once per chain run, see the macro's `borrowed` mode).
 
 use tokio_util::sync::CancellationToken;
 
@@ -246,8 +248,36 @@ macro_rules! interface_version {
             }
         }
     };
+
+    // `authorize` borrows the request: convert it once per chain run (the
+    // run's cache holds one per interface type), refresh only `state`, lend it.
+    (@step borrowed) => {
+        impl Step for Service {
+            fn authorize<'a>(
+                &'a self,
+                input: StepInput<'a>,
+            ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+                let StepInput {
+                    request: original,
+                    state: current,
+                    cache,
+                } = input;
+                let converted = cache.get_or_insert_with(|| request(original));
+                // The state changes from step to step; the rest is the same for the run.
+                converted.state = state(current);
+                let converted: &'a abi::AuthRequest = converted;
+                let future = self.0.authorize(converted);
+                Box::pin(async move {
+                    match future.await {
+                        RResult::ROk(response) => Ok(outcome(response)),
+                        RResult::RErr(e) => Err(error(e)),
+                    }
+                })
+            }
+        }
+    };
 }
 
 interface_version!(v1_0, api_v1_0, owned);
 interface_version!(v1_1, api_v1_1, owned);
-interface_version!(v1_2, api, owned);
+interface_version!(v1_2, api, borrowed);
