@@ -2,11 +2,13 @@
 # Builds the `Versioned` fixture plugin (tests/fixtures/versioned) against several
 # interface versions into target/fixtures/:
 #
-#   libversioned_v1_0.so       plugin-api/frozen/v1_0 (feature v1_0: no build_info)
-#   libversioned_v1_1.so       the current plugin-api (1.1.0)
-#   libversioned_v1_2.so       a copy of the current plugin-api with version 1.2.0
+#   libversioned_v1_0.so       plugin-api/frozen/v1_0 (feature v1_0: no build_info, owned authorize)
+#   libversioned_v1_1.so       plugin-api/frozen/v1_1 (feature v1_1: owned authorize)
+#   libversioned_v1_2.so       the current plugin-api (1.2.0: borrowed authorize)
+#   libversioned_v1_3.so       a copy of the current plugin-api with version 1.3.0 (newer than the host)
 #   libversioned_v2_0.so       a copy of the current plugin-api with version 2.0.0
-#   libversioned_badlayout.so  a 1.1.0 copy whose AuthRequest has an extra field
+#   libversioned_badlayout.so  a copy of the current plugin-api, same version, whose
+#                              AuthRequest has an extra field
 #
 # Each variant is a generated standalone package under target/fixtures/src-<variant>/
 # pointing at the one source file; all share the cargo target dir
@@ -89,6 +91,7 @@ crate-type = ["cdylib"]
 
 [features]
 v1_0 = []
+v1_1 = []
 
 [dependencies]
 gatehouse-plugin-api = { path = "$api" }
@@ -117,13 +120,18 @@ TOML
     mv "$OUT/lib$name.so.tmp" "$OUT/lib$name.so"
 }
 
-api_copy 1.2.0 "$OUT/api-1.2.0"
+# The current interface version, from its Cargo.toml (the badlayout copy keeps it).
+CURRENT="$(sed -n 's/^version = "\([0-9.]*\)"$/\1/p' "$API/Cargo.toml" | head -n 1)"
+[[ -n "$CURRENT" ]] || { echo "error: no version in $API/Cargo.toml" >&2; exit 1; }
+
+api_copy 1.3.0 "$OUT/api-1.3.0"
 api_copy 2.0.0 "$OUT/api-2.0.0"
-api_copy 1.1.0 "$OUT/api-badlayout" badlayout
+api_copy "$CURRENT" "$OUT/api-badlayout" badlayout
 
 build_variant v1_0 "$ROOT/plugin-api/frozen/v1_0" v1_0
-build_variant v1_1 "$API"
-build_variant v1_2 "$OUT/api-1.2.0"
+build_variant v1_1 "$ROOT/plugin-api/frozen/v1_1" v1_1
+build_variant v1_2 "$API"
+build_variant v1_3 "$OUT/api-1.3.0"
 build_variant v2_0 "$OUT/api-2.0.0"
 build_variant badlayout "$OUT/api-badlayout"
 

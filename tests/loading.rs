@@ -145,39 +145,70 @@ async fn two_libraries_side_by_side_answer_as_themselves() {
 const V1_0: &str = "libversioned_v1_0.so";
 const V1_1: &str = "libversioned_v1_1.so";
 const V1_2: &str = "libversioned_v1_2.so";
+const V1_3: &str = "libversioned_v1_3.so";
 const V2_0: &str = "libversioned_v2_0.so";
 const BAD: &str = "libversioned_badlayout.so";
 
+/// Every supported interface version (1.0 and 1.1 through their frozen copies,
+/// 1.2 through the current one) loads into one host and answers requests.
 #[tokio::test]
 async fn older_and_current_interface_versions_load_side_by_side() {
-    let plugins = PluginDir::with(&[V1_0, V1_1]);
+    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2]);
     let config = [
-        auth_config("old", &[step("v", V1_0, "Versioned", "{}")]),
-        auth_config("current", &[step("v", V1_1, "Versioned", "{}")]),
+        auth_config("v1-0", &[step("v", V1_0, "Versioned", "{}")]),
+        auth_config("v1-1", &[step("v", V1_1, "Versioned", "{}")]),
+        auth_config("v1-2", &[step("v", V1_2, "Versioned", "{}")]),
     ]
     .concat();
     let host = Host::start(&config, &plugins, &[])
         .await
-        .expect("1.0 and 1.1 plugins must load");
-    let old = verdict(&host.check(check_request(Some("old"), "/", &[])).await);
-    assert_eq!(old.header("x-interface-version"), Some("1.0.0"), "{old:?}");
-    let current = verdict(&host.check(check_request(Some("current"), "/", &[])).await);
-    assert_eq!(
-        current.header("x-interface-version"),
-        Some("1.1.0"),
-        "{current:?}"
-    );
+        .expect("1.0, 1.1 and 1.2 plugins must load");
+    for (id, version) in [("v1-0", "1.0.0"), ("v1-1", "1.1.0"), ("v1-2", "1.2.0")] {
+        let answer = verdict(&host.check(check_request(Some(id), "/", &[])).await);
+        assert_eq!(
+            answer.header("x-interface-version"),
+            Some(version),
+            "{id}: {answer:?}"
+        );
+    }
+}
+
+/// One chain mixing versions: the 1.2 steps share one converted request (the
+/// run's cache holds one per interface type) yet each sees the state left by the
+/// step just before it, whatever that step's version; 1.0 and 1.1 steps get their
+/// own copy per step. Each `Versioned` step appends its version to state `chain`.
+#[tokio::test]
+async fn a_chain_mixing_owned_and_borrowed_versions_passes_state_through_every_step() {
+    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2]);
+    let chain = [V1_2, V1_1, V1_2, V1_0, V1_2]
+        .iter()
+        .enumerate()
+        .map(|(i, file)| step(&format!("s{i}"), file, "Versioned", "{}"))
+        .collect::<Vec<_>>();
+    let host = Host::start(&auth_config("mixed", &chain), &plugins, &[])
+        .await
+        .expect("start");
+    for path in ["/first?q=1", "/second"] {
+        let answer = verdict(&host.check(check_request(Some("mixed"), path, &[])).await);
+        assert_eq!(
+            answer.header("x-chain"),
+            Some("1.2.0 1.1.0 1.2.0 1.0.0 1.2.0"),
+            "{answer:?}"
+        );
+        assert_eq!(answer.header("x-seen-path"), Some(path), "{answer:?}");
+        assert_eq!(answer.header("x-interface-version"), Some("1.2.0"));
+    }
 }
 
 #[tokio::test]
 async fn newer_incompatible_and_mismatched_plugins_are_refused_and_host_stays_up() {
-    let plugins = PluginDir::with(&[V1_1, V1_2, V2_0, BAD]);
-    let good = auth_config("good", &[step("v", V1_1, "Versioned", "{}")]);
+    let plugins = PluginDir::with(&[V1_2, V1_3, V2_0, BAD]);
+    let good = auth_config("good", &[step("v", V1_2, "Versioned", "{}")]);
     let mut host = Host::start(&good, &plugins, &[]).await.expect("start");
     for (file, expected) in [
-        (V1_2, "built against plugin interface 1.2.0; this host supports 1.0.x, 1.1.x: the plugin is newer than this host"),
-        (V2_0, "built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x: rebuild the plugin against gatehouse-plugin-api 1.1"),
-        (BAD, "type layout mismatch"),
+        (V1_3, "built against plugin interface 1.3.0; this host supports 1.0.x, 1.1.x, 1.2.x: the plugin is newer than this host"),
+        (V2_0, "built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x: rebuild the plugin against gatehouse-plugin-api 1.2"),
+        (BAD, "interface 1.2.0 type layout mismatch"),
     ] {
         let outcome = host.reload(&auth_config("good", &[step("v", file, "Versioned", "{}")])).await;
         assert!(outcome.contains("reload failed"), "{file}: {outcome}");
@@ -186,7 +217,7 @@ async fn newer_incompatible_and_mismatched_plugins_are_refused_and_host_stays_up
             assert!(outcome.contains("AuthRequest"), "layout error must name the type:\n{outcome}");
         }
         let still = verdict(&host.check(check_request(Some("good"), "/", &[])).await);
-        assert_eq!(still.header("x-interface-version"), Some("1.1.0"), "old config must keep serving");
+        assert_eq!(still.header("x-interface-version"), Some("1.2.0"), "old config must keep serving");
     }
     assert!(host.is_running());
 }

@@ -15,7 +15,7 @@
 //! impl Plugin for NeedsHeader {
 //!     type Config = Config;
 //!     fn new(config: Config) -> Result<Self, Error> { Ok(Self(config)) }
-//!     async fn authorize(&self, request: Request) -> Result<Response, Error> {
+//!     async fn authorize(&self, request: &Request) -> Result<Response, Error> {
 //!         Ok(match request.header(&self.0.header) {
 //!             Some(v) => allow().set_state("seen", v),
 //!             None => deny(401, "missing header"),
@@ -30,6 +30,11 @@
 //! Build it with `crate-type = ["cdylib"]`, put the `.so` into the host's plugin
 //! directory and name it in an auth config step (`pluginFileName`,
 //! `exportedSymbolName: NeedsHeader`, `config: {header: x-user}`).
+//!
+//! `authorize` gets the request by reference: the host converts each request once
+//! per chain and lends it to every step (plugin interface 1.2). The returned
+//! future may borrow `self` and `request`; copy only what a spawned task or a
+//! blocking thread needs.
 //!
 //! ## What the SDK does for you
 //! - Deserializes the step's `config` into your struct; an error names the field
@@ -84,7 +89,16 @@ pub trait Plugin: Send + Sync + Sized + 'static {
     }
 
     /// Decides one request. May await outbound I/O.
-    fn authorize(&self, request: Request) -> impl Future<Output = Result<Response, Error>> + Send;
+    ///
+    /// The request is lent by the host (interface 1.2): the future may borrow
+    /// `self` and `request` until it completes. Write it as
+    /// `async fn authorize(&self, request: &Request) -> Result<Response, Error>`;
+    /// work that must outlive the call (`tokio::spawn`, `spawn_blocking`) copies
+    /// the fields it needs.
+    fn authorize<'a>(
+        &'a self,
+        request: &'a Request,
+    ) -> impl Future<Output = Result<Response, Error>> + Send + 'a;
 }
 
 #[doc(hidden)]

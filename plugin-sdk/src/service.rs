@@ -10,7 +10,7 @@ use std::{
 
 use gatehouse_plugin_api::{
     abi_stable::std_types::{RResult, RResult::RErr},
-    async_ffi::{FfiFuture, FutureExt},
+    async_ffi::{BorrowingFfiFuture, FutureExt},
     AuthRequest, AuthResponse, AuthService, ErrorKind, PluginError, StopHandle,
 };
 
@@ -29,9 +29,13 @@ impl<P: Plugin> AuthService for Service<P> {
         })
     }
 
-    fn authorize(&self, request: AuthRequest) -> FfiFuture<RResult<AuthResponse, PluginError>> {
-        let plugin = Arc::clone(&self.0);
-        Guarded(Box::pin(async move { plugin.authorize(request).await })).into_ffi()
+    fn authorize<'a>(
+        &'a self,
+        request: &'a AuthRequest,
+    ) -> BorrowingFfiFuture<'a, RResult<AuthResponse, PluginError>> {
+        // Called inside the first guarded poll, so a plugin whose `authorize`
+        // panics before returning its future is caught too.
+        Guarded(Box::pin(async move { self.0.authorize(request).await })).into_ffi()
     }
 }
 

@@ -4,7 +4,9 @@
 //! with the same type *names* but distinct types. `interface_version!` writes,
 //! per copy, the conversions (host ⇄ ABI) and the adapters (ABI service → host
 //! [`Step`], host cancellation → ABI stop signal) from one template, so a new
-//! minor version is one line here plus its frozen crate.
+//! minor version is one line here plus its frozen crate. Versions up to 1.1 take
+//! the request by value (converted per step); from 1.2 on `authorize` borrows it
+//! (converted once per chain run, see the macro's `borrowed` mode).
 
 use tokio_util::sync::CancellationToken;
 
@@ -30,8 +32,16 @@ pub(super) enum FactoryErrorKind {
     Internal,
 }
 
+/// Writes the adapter module `$module` for the interface crate `$api`.
+///
+/// `$call` says how that version's `AuthService::authorize` takes the request:
+/// - `owned` (1.0, 1.1): by value, so each step gets its own conversion of the
+///   request and the state;
+/// - `borrowed` (1.2 and later): by reference, so the request is converted once
+///   per chain run, kept in the run's [`RequestCache`](crate::chain::RequestCache)
+///   and lent to every step of this version; only its `state` is refreshed per step.
 macro_rules! interface_version {
-    ($module:ident, $api:ident) => {
+    ($module:ident, $api:ident, $call:ident) => {
         pub(super) mod $module {
             use std::sync::Arc;
 
@@ -81,14 +91,21 @@ macro_rules! interface_version {
                 }
             }
 
-            fn kv(pairs: impl IntoIterator<Item = (String, String)>) -> RVec<abi::KeyValue> {
+            fn kv<'s>(
+                pairs: impl IntoIterator<Item = (&'s String, &'s String)>,
+            ) -> RVec<abi::KeyValue> {
                 pairs
                     .into_iter()
                     .map(|(key, value)| abi::KeyValue {
-                        key: key.into(),
-                        value: value.into(),
+                        key: key.as_str().into(),
+                        value: value.as_str().into(),
                     })
                     .collect()
+            }
+
+            /// The chain's state as this version's key/value list.
+            fn state(state: &State) -> RVec<abi::KeyValue> {
+                kv(state)
             }
 
             fn peer(p: &crate::model::Peer) -> abi::Peer {
@@ -100,7 +117,9 @@ macro_rules! interface_version {
                 }
             }
 
-            fn request(r: &Request, state: &State) -> abi::AuthRequest {
+            /// The request in this version's types, with an empty `state` (the
+            /// caller fills it in: it changes from step to step).
+            fn request(r: &Request) -> abi::AuthRequest {
                 abi::AuthRequest {
                     id: r.id.as_str().into(),
                     method: r.method.as_str().into(),
@@ -119,8 +138,8 @@ macro_rules! interface_version {
                     source: peer(&r.source),
                     destination: peer(&r.destination),
                     tls_sni: r.tls_sni.as_str().into(),
-                    context_extensions: kv(r.context_extensions.clone()),
-                    state: kv(state.clone()),
+                    context_extensions: kv(&r.context_extensions),
+                    state: RVec::new(),
                 }
             }
 
@@ -194,20 +213,7 @@ macro_rules! interface_version {
             /// A plugin service of this version, adapted to the chain's `Step`.
             struct Service(abi::AuthServiceBox);
 
-            impl Step for Service {
-                fn authorize<'a>(
-                    &'a self,
-                    input: StepInput<'a>,
-                ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-                    let future = self.0.authorize(request(input.request, input.state));
-                    Box::pin(async move {
-                        match future.await {
-                            RResult::ROk(response) => Ok(outcome(response)),
-                            RResult::RErr(e) => Err(error(e)),
-                        }
-                    })
-                }
-            }
+            interface_version!(@step $call);
 
             impl Instance for Service {
                 fn start(&self, stop: CancellationToken) -> Result<(), String> {
@@ -220,7 +226,58 @@ macro_rules! interface_version {
             }
         }
     };
+
+    // `authorize` takes the request by value: convert it, state included, per step.
+    (@step owned) => {
+        impl Step for Service {
+            fn authorize<'a>(
+                &'a self,
+                input: StepInput<'a>,
+            ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+                let owned = abi::AuthRequest {
+                    state: state(input.state),
+                    ..request(input.request)
+                };
+                let future = self.0.authorize(owned);
+                Box::pin(async move {
+                    match future.await {
+                        RResult::ROk(response) => Ok(outcome(response)),
+                        RResult::RErr(e) => Err(error(e)),
+                    }
+                })
+            }
+        }
+    };
+
+    // `authorize` borrows the request: convert it once per chain run (the
+    // run's cache holds one per interface type), refresh only `state`, lend it.
+    (@step borrowed) => {
+        impl Step for Service {
+            fn authorize<'a>(
+                &'a self,
+                input: StepInput<'a>,
+            ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+                let StepInput {
+                    request: original,
+                    state: current,
+                    cache,
+                } = input;
+                let converted = cache.get_or_insert_with(|| request(original));
+                // The state changes from step to step; the rest is the same for the run.
+                converted.state = state(current);
+                let converted: &'a abi::AuthRequest = converted;
+                let future = self.0.authorize(converted);
+                Box::pin(async move {
+                    match future.await {
+                        RResult::ROk(response) => Ok(outcome(response)),
+                        RResult::RErr(e) => Err(error(e)),
+                    }
+                })
+            }
+        }
+    };
 }
 
-interface_version!(v1_0, api_v1_0);
-interface_version!(v1_1, api);
+interface_version!(v1_0, api_v1_0, owned);
+interface_version!(v1_1, api_v1_1, owned);
+interface_version!(v1_2, api, borrowed);

@@ -6,18 +6,19 @@ use std::path::{Path, PathBuf};
 use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, ROOT_MODULE_LOADER_NAME};
 
 use super::{
-    abi::{v1_0, v1_1, FactoryError, Instance},
+    abi::{v1_0, v1_1, v1_2, FactoryError, Instance},
     LoadError,
 };
 
 /// Interface versions this host loads, oldest first, as `major.minor`.
-pub const SUPPORTED_INTERFACES: &[&str] = &["1.0", "1.1"];
+pub const SUPPORTED_INTERFACES: &[&str] = &["1.0", "1.1", "1.2"];
 
 /// The root module, through the interface copy it was built against.
 #[derive(Clone, Copy)]
 enum Module {
     V1_0(v1_0::ModRef),
     V1_1(v1_1::ModRef),
+    V1_2(v1_2::ModRef),
 }
 
 /// A loaded plugin library. Never unloaded (abi_stable leaks libraries on
@@ -72,15 +73,16 @@ impl Library {
         let module = match (parsed.major, parsed.minor) {
             (1, 0) => Module::V1_0(header.init_root_module::<v1_0::ModRef>().map_err(layout)?),
             (1, 1) => Module::V1_1(header.init_root_module::<v1_1::ModRef>().map_err(layout)?),
+            (1, 2) => Module::V1_2(header.init_root_module::<v1_2::ModRef>().map_err(layout)?),
             _ => {
-                let newer_minor = parsed.major == 1 && parsed.minor > 1;
+                let newer_minor = parsed.major == 1 && parsed.minor > 2;
                 return Err(LoadError::Interface {
                     file,
                     plugin: interface,
                     advice: if newer_minor {
-                        "the plugin is newer than this host: upgrade the host, or rebuild the plugin against interface 1.1"
+                        "the plugin is newer than this host: upgrade the host, or rebuild the plugin against interface 1.2"
                     } else {
-                        "rebuild the plugin against gatehouse-plugin-api 1.1"
+                        "rebuild the plugin against gatehouse-plugin-api 1.2"
                     },
                 });
             }
@@ -88,6 +90,7 @@ impl Library {
         let build_info = match module {
             Module::V1_0(_) => None,
             Module::V1_1(m) => Some((m.build_info())().into()),
+            Module::V1_2(m) => Some((m.build_info())().into()),
         };
         Ok(Self {
             path: path.to_path_buf(),
@@ -117,6 +120,7 @@ impl Library {
         match self.module {
             Module::V1_0(m) => v1_0::plugin_names(m),
             Module::V1_1(m) => v1_1::plugin_names(m),
+            Module::V1_2(m) => v1_2::plugin_names(m),
         }
     }
 
@@ -129,6 +133,7 @@ impl Library {
         match self.module {
             Module::V1_0(m) => v1_0::new_instance(m, name, config),
             Module::V1_1(m) => v1_1::new_instance(m, name, config),
+            Module::V1_2(m) => v1_2::new_instance(m, name, config),
         }
     }
 }

@@ -17,6 +17,19 @@
 //! supports every earlier minor of its major, and plugins need not be rebuilt when
 //! the host is upgraded.
 //!
+//! What each version changed:
+//! - **1.0**: the first published contract.
+//! - **1.1**: [`PluginMod::build_info`] (who built the library).
+//! - **1.2**: [`AuthService::authorize`] borrows the request
+//!   (`fn authorize<'a>(&'a self, request: &'a AuthRequest) -> BorrowingFfiFuture<'a, …>`)
+//!   instead of taking it by value (`FfiFuture<…>`). A request is about 45 heap
+//!   strings; with the owned call the host converted all of them into ABI types
+//!   once per *step*. Now it converts the request once per *chain run*, refreshes
+//!   only `state` before each step, and lends the same value to every step. A
+//!   plugin that needs request data after its future ends (a spawned task, a
+//!   blocking thread) copies just those fields. Plugins built against 1.0 and 1.1
+//!   still load: the host calls them through their frozen copies, by value.
+//!
 //! Plugin authors normally use `gatehouse-plugin-sdk`, which wraps this crate.
 #![allow(non_local_definitions)] // emitted by #[sabi_trait] on recent compilers
 

@@ -4,7 +4,7 @@ use abi_stable::{
     sabi_trait,
     std_types::{RBox, RResult},
 };
-use async_ffi::FfiFuture;
+use async_ffi::{BorrowingFfiFuture, FfiFuture};
 
 use crate::types::{AuthRequest, AuthResponse, PluginError};
 
@@ -33,8 +33,17 @@ pub trait AuthService: Send + Sync {
 
     /// Decides one request. The future is polled by the host; it must not rely on
     /// the host's async runtime (the plugin has its own copy of any runtime crate).
+    ///
+    /// Since 1.2 the request is lent, not given: the host converts it once per
+    /// chain run and lends the same value to every step (only `state` differs
+    /// from step to step). The future may borrow `self` and `request` until it
+    /// completes or is dropped; work that must outlive it (a spawned task, a
+    /// blocking thread) copies what it needs.
     #[sabi(last_prefix_field)]
-    fn authorize(&self, request: AuthRequest) -> FfiFuture<RResult<AuthResponse, PluginError>>;
+    fn authorize<'a>(
+        &'a self,
+        request: &'a AuthRequest,
+    ) -> BorrowingFfiFuture<'a, RResult<AuthResponse, PluginError>>;
 }
 
 /// An auth service as owned by the host.

@@ -120,8 +120,8 @@ impl Plugin for ApiKey {
         Ok(Self { config, keys })
     }
 
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
-        Ok(self.check(&request))
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
+        Ok(self.check(request))
     }
 }
 

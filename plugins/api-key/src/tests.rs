@@ -38,7 +38,7 @@ fn request(path: &str, headers: &[(&str, &str)]) -> Request {
 }
 
 fn run(plugin: &ApiKey, request: Request) -> Response {
-    block_on(plugin.authorize(request)).expect("response")
+    block_on(plugin.authorize(&request)).expect("response")
 }
 
 fn config_error(json: &str) -> String {

@@ -128,7 +128,7 @@ impl Plugin for BasicAuth {
         })
     }
 
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
         let (user, password) = match credentials::parse(request.header("authorization")) {
             Credentials::Absent => return Ok(self.unauthorized("authentication required")),
             Credentials::Malformed => return Ok(self.unauthorized("malformed Basic credentials")),

@@ -64,7 +64,7 @@ fn plugin(extra: serde_json::Value) -> BasicAuth {
 }
 
 fn run(p: &BasicAuth, authorization: Option<&str>) -> Response {
-    block_on(p.authorize(request(authorization))).expect("response")
+    block_on(p.authorize(&request(authorization))).expect("response")
 }
 
 fn assert_challenged(r: &Response, body: &str, realm: &str) {
@@ -194,7 +194,7 @@ fn concurrent_verifications_all_complete() {
                 let p = std::sync::Arc::clone(&p);
                 let password = if i % 2 == 0 { "alice-pw" } else { "wrong" };
                 tokio::spawn(async move {
-                    let r = p.authorize(request(Some(&basic("alice", password)))).await;
+                    let r = p.authorize(&request(Some(&basic("alice", password)))).await;
                     r.expect("response").decision
                 })
             })

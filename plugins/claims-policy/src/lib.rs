@@ -109,8 +109,8 @@ impl Plugin for ClaimsPolicy {
         Ok(Self { config })
     }
 
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
-        Ok(self.decide(&request))
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
+        Ok(self.decide(request))
     }
 }
 

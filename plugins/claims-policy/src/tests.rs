@@ -33,7 +33,7 @@ fn with_state(entries: &[(&str, &str)]) -> Request {
 }
 
 fn run(p: &ClaimsPolicy, state: &[(&str, &str)]) -> Response {
-    block_on(p.authorize(with_state(state))).expect("response")
+    block_on(p.authorize(&with_state(state))).expect("response")
 }
 
 fn allowed(p: &ClaimsPolicy, state: &[(&str, &str)]) -> bool {

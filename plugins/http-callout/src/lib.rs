@@ -135,8 +135,8 @@ impl Plugin for HttpCallout {
         })
     }
 
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
-        Ok(self.decide(&request).await)
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
+        Ok(self.decide(request).await)
     }
 }
 

@@ -123,8 +123,8 @@ impl Plugin for Jwt {
         Ok(())
     }
 
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
-        Ok(self.decide(&request).await)
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
+        Ok(self.decide(request).await)
     }
 }
 

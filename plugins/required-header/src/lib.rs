@@ -62,8 +62,8 @@ impl Plugin for RequiredHeader {
         Ok(Self { config })
     }
 
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
-        Ok(self.check(&request))
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
+        Ok(self.check(request))
     }
 }
 

@@ -43,21 +43,21 @@ fn config_error(json: &str) -> String {
 
 #[test]
 fn missing_header_is_401_naming_it() {
-    let r = block_on(plugin().authorize(request(&[]))).expect("response");
+    let r = block_on(plugin().authorize(&request(&[]))).expect("response");
     assert_eq!((r.decision, r.status), (Decision::Deny, 401));
     assert!(r.body.contains("x-tenant"), "{}", r.body);
 }
 
 #[test]
 fn wrong_value_is_403() {
-    let r = block_on(plugin().authorize(request(&[("x-tenant", "c")]))).expect("response");
+    let r = block_on(plugin().authorize(&request(&[("x-tenant", "c")]))).expect("response");
     assert_eq!((r.decision, r.status), (Decision::Deny, 403));
     assert!(r.state_set.is_empty());
 }
 
 #[test]
 fn allowed_value_allows_and_sets_state() {
-    let r = block_on(plugin().authorize(request(&[("X-Tenant", "b")]))).expect("response");
+    let r = block_on(plugin().authorize(&request(&[("X-Tenant", "b")]))).expect("response");
     assert_eq!(r.decision, Decision::Allow);
     assert_eq!(r.state_set.len(), 1);
     assert_eq!(r.state_set[0].key, STATE_KEY);

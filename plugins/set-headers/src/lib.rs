@@ -81,8 +81,8 @@ impl Plugin for SetHeaders {
         Ok(Self { config })
     }
 
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
-        Ok(self.decide(&request))
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
+        Ok(self.decide(request))
     }
 }
 

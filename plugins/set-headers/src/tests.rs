@@ -18,7 +18,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 fn run(json: &str, request: Request) -> Response {
     let config: Config = serde_json::from_str(json).expect("valid config");
     let plugin = SetHeaders::new(config).expect("accepted config");
-    block_on(plugin.authorize(request)).expect("response")
+    block_on(plugin.authorize(&request)).expect("response")
 }
 
 /// The message of the config error the SDK's factory reports for `json`.

@@ -55,7 +55,7 @@ impl Plugin for ExternalCheck {
         })
     }
 
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
         let mut call = hyper::Request::get(self.url.clone());
         if let Some(credential) = request.header("authorization") {
             call = call.header("authorization", credential);

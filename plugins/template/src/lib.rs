@@ -41,7 +41,7 @@ impl Plugin for AllowList {
 
     /// Decides one request. It may `.await`: the SDK polls it inside this
     /// plugin's own tokio runtime, so tokio timers, sockets and clients work.
-    async fn authorize(&self, request: Request) -> Result<Response, Error> {
+    async fn authorize(&self, request: &Request) -> Result<Response, Error> {
         let header = &self.config.header;
         match request.header(header) {
             Some(value) if self.config.allowed.iter().any(|a| a == value) => Ok(allow()

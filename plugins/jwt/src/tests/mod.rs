@@ -49,7 +49,7 @@ fn bearer(token: &str) -> Request {
 
 /// Runs one request through `plugin`.
 async fn run(plugin: &Jwt, request: Request) -> Response {
-    plugin.authorize(request).await.expect("a response")
+    plugin.authorize(&request).await.expect("a response")
 }
 
 /// The value of state entry `key` set by `response`.
