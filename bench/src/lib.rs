@@ -6,11 +6,16 @@
 //!   answers, and its gRPC framing for `h2load -d`.
 //! - [`native`]: native (no ABI) steps doing what `required-header` and
 //!   `set-headers` do, for scenario B and the microbenchmarks.
-//! - [`service`]: the `Check` services of scenarios A (always allow) and B
-//!   (the host's chain with native steps).
+//! - [`service`]: scenario A's `Check` service (always allow) and what the
+//!   bench servers share (scenario B runs the host's own `server::serve`).
 //! - [`driver`]: runs every scenario (A–E) and prints the table (`bench` binary).
 //!
 //! `scripts/bench.sh` builds everything and runs the driver; BENCHMARKS.md has results.
+
+/// Every bench binary allocates like the `gatehouse` binary (its default
+/// `jemalloc` feature), so that A and B differ from C and D by the chain only.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 pub mod driver;
 pub mod native;

@@ -20,6 +20,11 @@ use gatehouse::{
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+/// See the `jemalloc` feature in Cargo.toml.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Envoy ext_authz server running chains of auth plugins.
 #[derive(Parser, Debug)]
 #[command(version, about)]
