@@ -46,6 +46,10 @@
 //!   [`runtime`]), so `tokio::time`, `tokio::net`, `tokio::spawn` and clients
 //!   built on them (hyper, reqwest) work in your plugin although the host's tokio
 //!   is a different copy of the library that your code cannot see.
+//!
+//! ## Unit tests
+//! [`testing`] builds requests, runs `authorize` to completion and returns the
+//! message the host would report for a refused config.
 #![allow(non_local_definitions)]
 
 mod config;
@@ -54,6 +58,7 @@ mod helpers;
 pub mod runtime;
 mod service;
 mod stop;
+pub mod testing;
 
 use std::future::Future;
 

@@ -6,46 +6,23 @@ use std::{
 };
 
 use gatehouse_plugin_sdk::{
-    __private::build, api::abi_stable::std_types::RStr, Decision, Header, Plugin, Request, Response,
+    testing::{self, request, request_to},
+    Decision, Request, Response,
 };
 
 use super::*;
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("test runtime")
-        .block_on(future)
-}
 
 fn plugin(json: &str) -> ApiKey {
     let config: Config = serde_json::from_str(json).expect("valid config");
     ApiKey::new(config).expect("accepted config")
 }
 
-fn request(path: &str, headers: &[(&str, &str)]) -> Request {
-    Request {
-        path: path.into(),
-        headers: headers
-            .iter()
-            .map(|(n, v)| Header {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
 fn run(plugin: &ApiKey, request: Request) -> Response {
-    block_on(plugin.authorize(&request)).expect("response")
+    testing::authorize(plugin, &request).expect("response")
 }
 
 fn config_error(json: &str) -> String {
-    match build::<ApiKey>(RStr::from_str(json)) {
-        Ok(_) => panic!("config {json} was accepted"),
-        Err(e) => e.message.into_string(),
-    }
+    testing::config_error::<ApiKey>(json)
 }
 
 /// A file in the temp dir with `text`, removed on drop.
@@ -77,7 +54,7 @@ const TWO_KEYS: &str =
 #[test]
 fn right_key_allows_with_user_in_state() {
     let p = plugin(TWO_KEYS);
-    let r = run(&p, request("/", &[("x-api-key", "k-bob")]));
+    let r = run(&p, request(&[("x-api-key", "k-bob")]));
     assert_eq!(r.decision, Decision::Allow);
     assert_eq!(r.user_id, "bob");
     assert_eq!(
@@ -91,11 +68,11 @@ fn right_key_allows_with_user_in_state() {
 fn wrong_and_missing_keys_are_401() {
     let p = plugin(TWO_KEYS);
     for (req, body) in [
-        (request("/", &[("x-api-key", "k-eve")]), "invalid API key"),
-        (request("/", &[("x-api-key", "k-alic")]), "invalid API key"),
-        (request("/", &[]), "missing API key"),
-        (request("/", &[("x-api-key", "  ")]), "missing API key"),
-        (request("/?api_key=k-alice", &[]), "missing API key"),
+        (request(&[("x-api-key", "k-eve")]), "invalid API key"),
+        (request(&[("x-api-key", "k-alic")]), "invalid API key"),
+        (request(&[]), "missing API key"),
+        (request(&[("x-api-key", "  ")]), "missing API key"),
+        (request_to("/?api_key=k-alice", &[]), "missing API key"),
     ] {
         let r = run(&p, req);
         assert_eq!(
@@ -104,7 +81,7 @@ fn wrong_and_missing_keys_are_401() {
         );
         assert!(r.state_set.is_empty() && r.user_id.is_empty());
     }
-    let r = run(&p, request("/", &[("x-api-key", " k-alice ")]));
+    let r = run(&p, request(&[("x-api-key", " k-alice ")]));
     assert_eq!(r.user_id, "alice", "the header value is trimmed");
 }
 
@@ -114,14 +91,17 @@ fn query_parameter_is_percent_decoded_and_header_wins() {
         r#"{"keys": [{"key": "a b/c", "user": "spaced"}, {"key": "hk", "user": "h"}],
             "queryParam": "api_key"}"#,
     );
-    let r = run(&p, request("/x?y=1&api_key=a%20b%2Fc", &[]));
+    let r = run(&p, request_to("/x?y=1&api_key=a%20b%2Fc", &[]));
     assert_eq!(
         (r.decision, r.user_id.as_str()),
         (Decision::Allow, "spaced")
     );
-    let r = run(&p, request("/x?api_key=a%20b%2Fc", &[("x-api-key", "hk")]));
+    let r = run(
+        &p,
+        request_to("/x?api_key=a%20b%2Fc", &[("x-api-key", "hk")]),
+    );
     assert_eq!(r.user_id, "h", "the header is tried first");
-    let r = run(&p, request("/x?api_key=nope", &[]));
+    let r = run(&p, request_to("/x?api_key=nope", &[]));
     assert_eq!(r.status, 401);
 }
 
@@ -129,13 +109,16 @@ fn query_parameter_is_percent_decoded_and_header_wins() {
 fn header_can_be_renamed_or_disabled() {
     let p = plugin(r#"{"keys": [{"key": "k", "user": "u"}], "header": "Authorization-Key"}"#);
     assert_eq!(
-        run(&p, request("/", &[("authorization-key", "k")])).decision,
+        run(&p, request(&[("authorization-key", "k")])).decision,
         Decision::Allow
     );
-    assert_eq!(run(&p, request("/", &[("x-api-key", "k")])).status, 401);
+    assert_eq!(run(&p, request(&[("x-api-key", "k")])).status, 401);
     let p = plugin(r#"{"keys": [{"key": "k", "user": "u"}], "header": null, "queryParam": "key"}"#);
-    assert_eq!(run(&p, request("/", &[("x-api-key", "k")])).status, 401);
-    assert_eq!(run(&p, request("/?key=k", &[])).decision, Decision::Allow);
+    assert_eq!(run(&p, request(&[("x-api-key", "k")])).status, 401);
+    assert_eq!(
+        run(&p, request_to("/?key=k", &[])).decision,
+        Decision::Allow
+    );
 }
 
 #[test]
@@ -144,10 +127,7 @@ fn forwards_user_removes_key_header_and_uses_state_key() {
         r#"{"keys": [{"key": "k", "user": "svc"}], "forwardUserHeader": "x-user",
             "stateKey": "apiKey.user", "removeCredentialHeader": true}"#,
     );
-    let r = run(
-        &p,
-        request("/", &[("x-api-key", "k"), ("x-user", "spoofed")]),
-    );
+    let r = run(&p, request(&[("x-api-key", "k"), ("x-user", "spoofed")]));
     assert_eq!(r.request_headers.len(), 1);
     assert_eq!(
         (
@@ -170,7 +150,7 @@ fn sha256_keys_match_their_plain_key() {
     let p = plugin(
         r#"{"keys": [{"sha256": "2BB80D537B1DA3E38BD30361AA855686BDE0EACD7162FEF6A25FE97BF527A25B", "user": "hashed"}]}"#,
     );
-    let r = run(&p, request("/", &[("x-api-key", "secret")]));
+    let r = run(&p, request(&[("x-api-key", "secret")]));
     assert_eq!(r.user_id, "hashed");
 }
 
@@ -201,18 +181,12 @@ fn lookup_finds_each_entry_and_only_those() {
 fn keys_file_one_per_line() {
     let f = TempFile::new("txt", "# service keys\nfirst\n\n  second  \r\n#third\n");
     let p = plugin(&format!(r#"{{"keysFile": {}}}"#, f.json()));
+    assert_eq!(run(&p, request(&[("x-api-key", "first")])).user_id, "key-2");
     assert_eq!(
-        run(&p, request("/", &[("x-api-key", "first")])).user_id,
-        "key-2"
-    );
-    assert_eq!(
-        run(&p, request("/", &[("x-api-key", "second")])).user_id,
+        run(&p, request(&[("x-api-key", "second")])).user_id,
         "key-4"
     );
-    assert_eq!(
-        run(&p, request("/", &[("x-api-key", "#third")])).status,
-        401
-    );
+    assert_eq!(run(&p, request(&[("x-api-key", "#third")])).status, 401);
 }
 
 #[test]
@@ -225,20 +199,11 @@ fn keys_file_yaml_map_merges_with_inline_keys() {
         r#"{{"keysFile": {}, "keys": [{{"key": "inline", "user": "carol"}}]}}"#,
         f.json()
     ));
+    assert_eq!(run(&p, request(&[("x-api-key", "k-1")])).user_id, "alice");
+    assert_eq!(run(&p, request(&[("x-api-key", "12345")])).user_id, "bob");
+    assert_eq!(run(&p, request(&[("x-api-key", "67890")])).user_id, "dave");
     assert_eq!(
-        run(&p, request("/", &[("x-api-key", "k-1")])).user_id,
-        "alice"
-    );
-    assert_eq!(
-        run(&p, request("/", &[("x-api-key", "12345")])).user_id,
-        "bob"
-    );
-    assert_eq!(
-        run(&p, request("/", &[("x-api-key", "67890")])).user_id,
-        "dave"
-    );
-    assert_eq!(
-        run(&p, request("/", &[("x-api-key", "inline")])).user_id,
+        run(&p, request(&[("x-api-key", "inline")])).user_id,
         "carol"
     );
 }

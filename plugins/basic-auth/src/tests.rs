@@ -6,18 +6,9 @@ use argon2::{
     Algorithm, Argon2, Params, Version,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use gatehouse_plugin_sdk::{
-    __private::build, api::abi_stable::std_types::RStr, Decision, Header, Plugin, Request, Response,
-};
+use gatehouse_plugin_sdk::{testing, Decision, Request, Response};
 
 use super::*;
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("test runtime")
-        .block_on(future)
-}
 
 fn bcrypt_hash(password: &str) -> String {
     bcrypt::hash(password, 4).expect("bcrypt hash")
@@ -36,16 +27,11 @@ fn basic(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
 
+/// A request with `Authorization: <authorization>`, or without the header.
 fn request(authorization: Option<&str>) -> Request {
-    Request {
-        headers: authorization
-            .map(|value| Header {
-                name: "authorization".into(),
-                value: value.into(),
-            })
-            .into_iter()
-            .collect(),
-        ..Default::default()
+    match authorization {
+        Some(value) => testing::request(&[("authorization", value)]),
+        None => testing::request(&[]),
     }
 }
 
@@ -64,7 +50,7 @@ fn plugin(extra: serde_json::Value) -> BasicAuth {
 }
 
 fn run(p: &BasicAuth, authorization: Option<&str>) -> Response {
-    block_on(p.authorize(&request(authorization))).expect("response")
+    testing::authorize(p, &request(authorization)).expect("response")
 }
 
 fn assert_challenged(r: &Response, body: &str, realm: &str) {
@@ -82,10 +68,7 @@ fn assert_challenged(r: &Response, body: &str, realm: &str) {
 }
 
 fn config_error(json: serde_json::Value) -> String {
-    match build::<BasicAuth>(RStr::from_str(&json.to_string())) {
-        Ok(_) => panic!("config {json} was accepted"),
-        Err(e) => e.message.into_string(),
-    }
+    testing::config_error::<BasicAuth>(&json.to_string())
 }
 
 #[test]

@@ -1,39 +1,21 @@
 //! Unit tests: rules, scopes, headers and config errors.
 
 use gatehouse_plugin_sdk::{
-    __private::build, api::abi_stable::std_types::RStr, Decision, KeyValue, Plugin, Request,
-    Response,
+    __private::build,
+    api::abi_stable::std_types::RStr,
+    testing::{self, with_state},
+    Decision, Response,
 };
 
 use super::*;
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("test runtime")
-        .block_on(future)
-}
 
 fn plugin(json: &str) -> ClaimsPolicy {
     let config: Config = serde_json::from_str(json).expect("valid config");
     ClaimsPolicy::new(config).expect("accepted config")
 }
 
-fn with_state(entries: &[(&str, &str)]) -> Request {
-    Request {
-        state: entries
-            .iter()
-            .map(|(k, v)| KeyValue {
-                key: (*k).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
 fn run(p: &ClaimsPolicy, state: &[(&str, &str)]) -> Response {
-    block_on(p.authorize(&with_state(state))).expect("response")
+    testing::authorize(p, &with_state(state)).expect("response")
 }
 
 fn allowed(p: &ClaimsPolicy, state: &[(&str, &str)]) -> bool {
@@ -41,10 +23,7 @@ fn allowed(p: &ClaimsPolicy, state: &[(&str, &str)]) -> bool {
 }
 
 fn config_error(json: &str) -> String {
-    match build::<ClaimsPolicy>(RStr::from_str(json)) {
-        Ok(_) => panic!("config {json} was accepted"),
-        Err(e) => e.message.into_string(),
-    }
+    testing::config_error::<ClaimsPolicy>(json)
 }
 
 #[test]

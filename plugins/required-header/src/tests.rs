@@ -1,17 +1,13 @@
 //! Unit tests: the decision logic and config errors.
 
 use gatehouse_plugin_sdk::{
-    __private::build, api::abi_stable::std_types::RStr, Decision, Header, Plugin, Request,
+    __private::build,
+    api::abi_stable::std_types::RStr,
+    testing::{self, authorize, request},
+    Decision,
 };
 
 use super::*;
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("test runtime")
-        .block_on(future)
-}
 
 fn plugin() -> RequiredHeader {
     RequiredHeader::new(Config {
@@ -21,43 +17,27 @@ fn plugin() -> RequiredHeader {
     .expect("valid config")
 }
 
-fn request(headers: &[(&str, &str)]) -> Request {
-    Request {
-        headers: headers
-            .iter()
-            .map(|(n, v)| Header {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
 fn config_error(json: &str) -> String {
-    match build::<RequiredHeader>(RStr::from_str(json)) {
-        Ok(_) => panic!("config {json} was accepted"),
-        Err(e) => e.message.into_string(),
-    }
+    testing::config_error::<RequiredHeader>(json)
 }
 
 #[test]
 fn missing_header_is_401_naming_it() {
-    let r = block_on(plugin().authorize(&request(&[]))).expect("response");
+    let r = authorize(&plugin(), &request(&[])).expect("response");
     assert_eq!((r.decision, r.status), (Decision::Deny, 401));
     assert!(r.body.contains("x-tenant"), "{}", r.body);
 }
 
 #[test]
 fn wrong_value_is_403() {
-    let r = block_on(plugin().authorize(&request(&[("x-tenant", "c")]))).expect("response");
+    let r = authorize(&plugin(), &request(&[("x-tenant", "c")])).expect("response");
     assert_eq!((r.decision, r.status), (Decision::Deny, 403));
     assert!(r.state_set.is_empty());
 }
 
 #[test]
 fn allowed_value_allows_and_sets_state() {
-    let r = block_on(plugin().authorize(&request(&[("X-Tenant", "b")]))).expect("response");
+    let r = authorize(&plugin(), &request(&[("X-Tenant", "b")])).expect("response");
     assert_eq!(r.decision, Decision::Allow);
     assert_eq!(r.state_set.len(), 1);
     assert_eq!(r.state_set[0].key, STATE_KEY);

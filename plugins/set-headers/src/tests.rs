@@ -1,45 +1,24 @@
 //! Unit tests: effects, requirements, denial and config errors.
 
 use gatehouse_plugin_sdk::{
-    __private::build, api::abi_stable::std_types::RStr, AppendAction, Decision, KeyValue, Request,
-    Response,
+    __private::build,
+    api::abi_stable::std_types::RStr,
+    testing::{self, with_state},
+    AppendAction, Decision, Request, Response,
 };
 
 use super::*;
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("test runtime")
-        .block_on(future)
-}
 
 /// Builds the plugin from JSON config text and runs one request through it.
 fn run(json: &str, request: Request) -> Response {
     let config: Config = serde_json::from_str(json).expect("valid config");
     let plugin = SetHeaders::new(config).expect("accepted config");
-    block_on(plugin.authorize(&request)).expect("response")
+    testing::authorize(&plugin, &request).expect("response")
 }
 
 /// The message of the config error the SDK's factory reports for `json`.
 fn config_error(json: &str) -> String {
-    match build::<SetHeaders>(RStr::from_str(json)) {
-        Ok(_) => panic!("config {json} was accepted"),
-        Err(e) => e.message.into_string(),
-    }
-}
-
-fn with_state(entries: &[(&str, &str)]) -> Request {
-    Request {
-        state: entries
-            .iter()
-            .map(|(k, v)| KeyValue {
-                key: (*k).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        ..Default::default()
-    }
+    testing::config_error::<SetHeaders>(json)
 }
 
 #[test]

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use hyper::header::HeaderName;
 
-use super::request;
 use crate::{cache::AllowCache, config::CacheSettings};
+use gatehouse_plugin_sdk::testing::request_to;
 
 fn cache(ttl: Duration, max_entries: usize, include_path: bool) -> AllowCache {
     AllowCache::new(CacheSettings {
@@ -22,29 +22,29 @@ fn cache(ttl: Duration, max_entries: usize, include_path: bool) -> AllowCache {
 #[test]
 fn keys_depend_on_the_key_headers_only() {
     let c = cache(Duration::from_secs(60), 10, false);
-    let a = c.key(&request(
+    let a = c.key(&request_to(
         "/a",
         &[("authorization", "Bearer 1"), ("x-other", "1")],
     ));
-    let b = c.key(&request(
+    let b = c.key(&request_to(
         "/b",
         &[("Authorization", "Bearer 1"), ("x-other", "2")],
     ));
     assert!(a.is_some());
     assert_eq!(a, b);
-    let other = c.key(&request("/a", &[("authorization", "Bearer 2")]));
+    let other = c.key(&request_to("/a", &[("authorization", "Bearer 2")]));
     assert_ne!(a, other);
     // The same value under another key header is another key.
-    let moved = c.key(&request("/a", &[("x-tenant", "Bearer 1")]));
+    let moved = c.key(&request_to("/a", &[("x-tenant", "Bearer 1")]));
     assert_ne!(a, moved);
-    assert_eq!(c.key(&request("/a", &[("x-other", "1")])), None);
+    assert_eq!(c.key(&request_to("/a", &[("x-other", "1")])), None);
 }
 
 #[test]
 fn include_path_adds_method_and_path() {
     let c = cache(Duration::from_secs(60), 10, true);
-    let a = c.key(&request("/a", &[("authorization", "t")]));
-    let b = c.key(&request("/b", &[("authorization", "t")]));
+    let a = c.key(&request_to("/a", &[("authorization", "t")]));
+    let b = c.key(&request_to("/b", &[("authorization", "t")]));
     assert_ne!(a, b);
 }
 

@@ -2,10 +2,13 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse_plugin_sdk::{Decision, Response};
+use gatehouse_plugin_sdk::{
+    testing::{request, request_to},
+    Decision, Response,
+};
 use serde_json::{json, Value};
 
-use super::{plugin, request};
+use super::plugin;
 use crate::{decision::UNAVAILABLE, HttpCallout};
 use gatehouse_tests::http_server::{Reply, TestServer};
 
@@ -37,7 +40,7 @@ async fn allow_copies_headers_and_forwards_the_chosen_ones() {
         json!({"pathHeader": "x-original-uri", "methodHeader": "x-original-method"}),
     );
     let r = p
-        .decide(&request(
+        .decide(&request_to(
             "/orders?id=3",
             &[
                 ("authorization", "Bearer t"),
@@ -71,7 +74,7 @@ async fn allow_without_the_header_removes_it_upstream() {
         json!({"method": "POST", "allowedStatus": [200, 204]}),
     );
     server.set_reply(Reply::status(204, ""));
-    let r = p.decide(&request("/", &[("x-user-id", "spoofed")])).await;
+    let r = p.decide(&request(&[("x-user-id", "spoofed")])).await;
     assert_eq!(r.decision, Decision::Allow);
     assert!(r.request_headers.is_empty());
     assert_eq!(r.remove_request_headers[0], "x-user-id");
@@ -87,7 +90,7 @@ async fn deny_passes_on_status_body_and_chosen_headers() {
     )
     .await;
     let p = callout(&server, json!({}));
-    let r = p.decide(&request("/", &[])).await;
+    let r = p.decide(&request(&[])).await;
     assert_eq!(
         (r.decision, r.status, r.body.as_str()),
         (Decision::Deny, 401, "who are you?")
@@ -99,22 +102,18 @@ async fn deny_passes_on_status_body_and_chosen_headers() {
         .collect();
     assert_eq!(headers, [("www-authenticate", "Bearer realm=\"x\"")]);
     server.set_reply(Reply::status(403, "no"));
-    assert_eq!(p.decide(&request("/", &[])).await.status, 403);
+    assert_eq!(p.decide(&request(&[])).await.status, 403);
     server.set_reply(Reply::status(302, "").header("location", "/login"));
-    assert_eq!(p.decide(&request("/", &[])).await.status, 302);
+    assert_eq!(p.decide(&request(&[])).await.status, 302);
     server.set_reply(Reply::status(201, ""));
-    assert_eq!(
-        p.decide(&request("/", &[])).await.status,
-        403,
-        "unlisted 2xx"
-    );
+    assert_eq!(p.decide(&request(&[])).await.status, 403, "unlisted 2xx");
 }
 
 #[tokio::test]
 async fn server_errors_timeouts_and_refusals_fail_closed() {
     let server = TestServer::start(Reply::status(503, "oops")).await;
     let p = callout(&server, json!({}));
-    let r = p.decide(&request("/", &[])).await;
+    let r = p.decide(&request(&[])).await;
     assert_eq!(
         (r.decision, r.status, r.body.as_str()),
         (Decision::Deny, 403, UNAVAILABLE)
@@ -122,7 +121,7 @@ async fn server_errors_timeouts_and_refusals_fail_closed() {
 
     server.set_reply(Reply::ok("").delay(Duration::from_secs(3)));
     let started = Instant::now();
-    let r = p.decide(&request("/", &[])).await;
+    let r = p.decide(&request(&[])).await;
     assert_eq!((r.decision, r.status), (Decision::Deny, 403));
     assert!(
         started.elapsed() < Duration::from_secs(1),
@@ -132,7 +131,7 @@ async fn server_errors_timeouts_and_refusals_fail_closed() {
     let url = server.url("/check");
     drop(server);
     let p = plugin(json!({"url": url, "timeoutMs": 300}));
-    let r = p.decide(&request("/", &[])).await;
+    let r = p.decide(&request(&[])).await;
     assert_eq!(
         (r.decision, r.status, r.body.as_str()),
         (Decision::Deny, 403, UNAVAILABLE)
@@ -144,12 +143,12 @@ async fn server_errors_timeouts_and_refusals_fail_closed() {
 async fn failure_mode_allow_fails_open_without_copied_headers() {
     let server = TestServer::start(Reply::status(500, "")).await;
     let p = callout(&server, json!({"failureMode": "allow"}));
-    let r = p.decide(&request("/", &[("x-user-id", "spoofed")])).await;
+    let r = p.decide(&request(&[("x-user-id", "spoofed")])).await;
     assert_eq!(r.decision, Decision::Allow);
     assert_eq!(r.remove_request_headers[0], "x-user-id");
     server.set_reply(Reply::status(401, ""));
     assert_eq!(
-        p.decide(&request("/", &[])).await.decision,
+        p.decide(&request(&[])).await.decision,
         Decision::Deny,
         "a real deny still denies"
     );
@@ -162,7 +161,7 @@ async fn allows_are_cached_per_key_until_the_ttl() {
         &server,
         json!({"cache": {"ttlSeconds": 1, "keyHeaders": ["authorization"]}}),
     );
-    let alice = request("/", &[("authorization", "Bearer alice")]);
+    let alice = request(&[("authorization", "Bearer alice")]);
     for _ in 0..5 {
         let r = p.decide(&alice).await;
         assert_eq!(
@@ -171,8 +170,7 @@ async fn allows_are_cached_per_key_until_the_ttl() {
         );
     }
     assert_eq!(server.hits(), 1, "one callout for five requests");
-    p.decide(&request("/", &[("authorization", "Bearer bob")]))
-        .await;
+    p.decide(&request(&[("authorization", "Bearer bob")])).await;
     assert_eq!(server.hits(), 2, "another key asks again");
     tokio::time::sleep(Duration::from_millis(1100)).await;
     p.decide(&alice).await;
@@ -186,15 +184,15 @@ async fn denials_failures_and_keyless_requests_are_not_cached() {
         &server,
         json!({"cache": {"ttlSeconds": 60, "keyHeaders": ["authorization"]}}),
     );
-    let alice = request("/", &[("authorization", "Bearer alice")]);
+    let alice = request(&[("authorization", "Bearer alice")]);
     p.decide(&alice).await;
     server.set_reply(Reply::status(503, ""));
     p.decide(&alice).await;
     server.set_reply(Reply::ok(""));
     assert_eq!(p.decide(&alice).await.decision, Decision::Allow);
     assert_eq!(server.hits(), 3);
-    p.decide(&request("/", &[])).await;
-    p.decide(&request("/", &[])).await;
+    p.decide(&request(&[])).await;
+    p.decide(&request(&[])).await;
     assert_eq!(server.hits(), 5);
     assert_eq!(p.cache().map(|c| c.len()), Some(1));
 }
@@ -206,7 +204,7 @@ async fn https_urls_go_through_tls() {
     let server = TestServer::start(Reply::ok("")).await;
     let url = server.url("/check").replace("http://", "https://");
     let p = plugin(json!({"url": url, "timeoutMs": 300}));
-    let r = p.decide(&request("/", &[])).await;
+    let r = p.decide(&request(&[])).await;
     assert_eq!(
         (r.decision, r.status, r.body.as_str()),
         (Decision::Deny, 403, UNAVAILABLE)

@@ -8,7 +8,10 @@ mod remote;
 mod token;
 mod verify;
 
-use gatehouse_plugin_sdk::{Header, Plugin, Request, Response};
+use gatehouse_plugin_sdk::{
+    testing::{self, request},
+    Plugin, Request, Response,
+};
 use serde_json::Value;
 
 use crate::{Config, Jwt};
@@ -21,25 +24,7 @@ fn plugin(config: Value) -> Jwt {
 
 /// Why a JSON config is refused (by serde or by the checks).
 fn refused(config: Value) -> String {
-    use gatehouse_plugin_sdk::{__private::build, api::abi_stable::std_types::RStr};
-    match build::<Jwt>(RStr::from_str(&config.to_string())) {
-        Ok(_) => panic!("config {config} was accepted"),
-        Err(e) => e.message.into_string(),
-    }
-}
-
-/// A request with `headers`.
-fn request(headers: &[(&str, &str)]) -> Request {
-    Request {
-        headers: headers
-            .iter()
-            .map(|(n, v)| Header {
-                name: (*n).into(),
-                value: (*v).into(),
-            })
-            .collect(),
-        ..Default::default()
-    }
+    testing::config_error::<Jwt>(&config.to_string())
 }
 
 /// A request with `Authorization: Bearer <token>`.

@@ -2,7 +2,7 @@
 
 use crate::{config::TokenSourceConfig, token::TokenSource};
 
-use super::request;
+use gatehouse_plugin_sdk::testing::request;
 
 fn source(header: Option<&str>, cookie: Option<&str>, scheme: Option<&str>) -> TokenSource {
     TokenSource::from(&TokenSourceConfig {

@@ -1,10 +1,10 @@
 //! Signatures and claim checks, through the plugin.
 
-use gatehouse_plugin_sdk::{Decision, Response};
+use gatehouse_plugin_sdk::{testing::request, Decision, Response};
 use jsonwebtoken::{Algorithm, Header};
 use serde_json::{json, Value};
 
-use super::{bearer, plugin, request, run};
+use super::{bearer, plugin, run};
 use crate::{
     testkit::{claims, jwks, now, tampered, unsigned, TestKey},
     Jwt,
