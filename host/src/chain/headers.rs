@@ -62,17 +62,18 @@ impl<'a> HeaderMerge<'a> {
         }
     }
 
-    /// Applies one step's mutations, then its removals.
-    pub(crate) fn apply(&mut self, ops: &[HeaderOp], removals: &[String]) {
+    /// Applies one step's mutations, then its removals (taking the values over).
+    pub(crate) fn apply(&mut self, ops: Vec<HeaderOp>, removals: &[String]) {
         for op in ops {
             let present = self.present(&op.name);
-            let value = op.value.clone();
             match op.action {
-                AppendAction::AppendIfExistsOrAdd => self.values_mut(&op.name).push(value),
-                AppendAction::AddIfAbsent if !present => *self.values_mut(&op.name) = vec![value],
-                AppendAction::OverwriteIfExistsOrAdd => *self.values_mut(&op.name) = vec![value],
+                AppendAction::AppendIfExistsOrAdd => self.values_mut(&op.name).push(op.value),
+                AppendAction::AddIfAbsent if !present => {
+                    *self.values_mut(&op.name) = vec![op.value]
+                }
+                AppendAction::OverwriteIfExistsOrAdd => *self.values_mut(&op.name) = vec![op.value],
                 AppendAction::OverwriteIfExists if present => {
-                    *self.values_mut(&op.name) = vec![value]
+                    *self.values_mut(&op.name) = vec![op.value]
                 }
                 AppendAction::AddIfAbsent | AppendAction::OverwriteIfExists => {}
             }
@@ -126,7 +127,7 @@ mod tests {
         let initial = pairs(initial);
         let mut merge = HeaderMerge::new(&initial);
         for ops in steps {
-            merge.apply(ops, &[]);
+            merge.apply(ops.clone(), &[]);
         }
         merge.into_changes()
     }
@@ -195,8 +196,8 @@ mod tests {
     fn removal_then_later_add() {
         let initial = pairs(&[("x", "1"), ("y", "1")]);
         let mut merge = HeaderMerge::new(&initial);
-        merge.apply(&[], &["x".into(), "Y".into()]);
-        merge.apply(&[op("y", "2", AppendAction::AppendIfExistsOrAdd)], &[]);
+        merge.apply(Vec::new(), &["x".into(), "Y".into()]);
+        merge.apply(vec![op("y", "2", AppendAction::AppendIfExistsOrAdd)], &[]);
         let (set, removed) = merge.into_changes();
         assert_eq!(set, pairs(&[("y", "2")]));
         assert_eq!(removed, vec!["x".to_string()]);
@@ -206,7 +207,7 @@ mod tests {
     fn response_lines_keep_each_value() {
         let mut merge = HeaderMerge::default();
         merge.apply(
-            &[
+            vec![
                 op("set-cookie", "a=1", AppendAction::AppendIfExistsOrAdd),
                 op("set-cookie", "b=2", AppendAction::AppendIfExistsOrAdd),
             ],

@@ -206,7 +206,7 @@ impl Chain {
             tracing::debug!(status = outcome.status, "step done");
             if !outcome.allow {
                 let mut headers = HeaderMerge::default();
-                headers.apply(&outcome.response_headers, &[]);
+                headers.apply(outcome.response_headers, &[]);
                 return Decision::Deny(Denied {
                     status: if outcome.status == 0 {
                         403
@@ -218,8 +218,8 @@ impl Chain {
                     reason: format!("denied by step '{}'", step.name),
                 });
             }
-            upstream.apply(&outcome.request_headers, &outcome.remove_request_headers);
-            response.apply(&outcome.response_headers, &[]);
+            upstream.apply(outcome.request_headers, &outcome.remove_request_headers);
+            response.apply(outcome.response_headers, &[]);
             for key in &outcome.state_remove {
                 state.remove(key);
             }
