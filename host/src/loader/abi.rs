@@ -210,6 +210,21 @@ macro_rules! interface_version {
                 }
             }
 
+            /// Awaits the plugin's answer and puts it in the chain's terms.
+            fn answer<'a>(
+                future: impl std::future::Future<
+                        Output = RResult<abi::AuthResponse, abi::PluginError>,
+                    > + Send
+                    + 'a,
+            ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+                Box::pin(async move {
+                    match future.await {
+                        RResult::ROk(response) => Ok(outcome(response)),
+                        RResult::RErr(e) => Err(error(e)),
+                    }
+                })
+            }
+
             /// A plugin service of this version, adapted to the chain's `Step`.
             struct Service(abi::AuthServiceBox);
 
@@ -239,12 +254,7 @@ macro_rules! interface_version {
                     ..request(input.request)
                 };
                 let future = self.0.authorize(owned);
-                Box::pin(async move {
-                    match future.await {
-                        RResult::ROk(response) => Ok(outcome(response)),
-                        RResult::RErr(e) => Err(error(e)),
-                    }
-                })
+                answer(future)
             }
         }
     };
@@ -267,12 +277,7 @@ macro_rules! interface_version {
                 converted.state = state(current);
                 let converted: &'a abi::AuthRequest = converted;
                 let future = self.0.authorize(converted);
-                Box::pin(async move {
-                    match future.await {
-                        RResult::ROk(response) => Ok(outcome(response)),
-                        RResult::RErr(e) => Err(error(e)),
-                    }
-                })
+                answer(future)
             }
         }
     };
