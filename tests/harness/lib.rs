@@ -126,11 +126,22 @@ pub struct StartFailure {
     pub log: String,
 }
 
+/// A free loopback port for a server a test starts. Taken from 20000–31999,
+/// below Linux's ephemeral range (32768–60999): a port the kernel handed out
+/// with `bind(0)` could be taken by any outgoing connection between this check
+/// and the server's own bind (seen in CI as "Address already in use"). Unique
+/// within this test process; the start depends on the pid so that consecutive
+/// test binaries use different ports.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let start = std::process::id() as usize * 211;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 20000 + ((start + n) % 12000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 impl Host {
@@ -141,8 +152,18 @@ impl Host {
         plugins: &PluginDir,
         extra_args: &[&str],
     ) -> Result<Host, StartFailure> {
-        let mut host = Host::spawn(config_yaml, plugins, extra_args);
-        host.wait_serving().await.map(|_| host)
+        let mut attempt = 0;
+        loop {
+            let mut host = Host::spawn(config_yaml, plugins, extra_args);
+            match host.wait_serving().await {
+                Ok(()) => return Ok(host),
+                // Another process bound one of the ports first: try other ports.
+                Err(failure) if failure.log.contains("Address already in use") && attempt < 3 => {
+                    attempt += 1;
+                }
+                Err(failure) => return Err(failure),
+            }
+        }
     }
 
     /// Starts `gatehouse` without waiting for anything.
