@@ -6,7 +6,7 @@
 use std::{
     collections::BTreeMap,
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
+    net::TcpStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -77,11 +77,11 @@ fn which(name: &str) -> bool {
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
+/// A free loopback port for a server the driver starts (the test harness's
+/// choice: below the ephemeral range, so h2load's or Envoy's outgoing
+/// connections cannot take it before the server binds).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    gatehouse_tests::free_addr().port()
 }
 
 fn wait_port(port: u16, timeout: Duration) -> Result<()> {
