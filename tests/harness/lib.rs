@@ -329,25 +329,8 @@ impl Host {
 
     /// GET `path` on the admin port: (status, body).
     pub fn admin_get(&self, path: &str) -> (u16, String) {
-        use std::io::Write;
-        let mut stream = std::net::TcpStream::connect(self.admin).expect("connect admin");
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"
-        )
-        .expect("write");
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        let status = response
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n");
+        let (status, _, body) = exchange(self.admin, &request, Duration::from_secs(5));
         (status, body)
     }
 
@@ -520,9 +503,18 @@ pub fn free_addr() -> SocketAddr {
 /// Sends raw HTTP/1.1 `request` bytes to `addr` (the request must say
 /// `Connection: close`); returns (status, lower-case headers, body).
 pub fn http_exchange(addr: SocketAddr, request: &str) -> (u16, Vec<(String, String)>, String) {
+    exchange(addr, request, Duration::from_secs(10))
+}
+
+/// [`http_exchange`] with a bound on how long the answer may take to arrive.
+fn exchange(
+    addr: SocketAddr,
+    request: &str,
+    read_timeout: Duration,
+) -> (u16, Vec<(String, String)>, String) {
     use std::io::Write;
     let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = stream.set_read_timeout(Some(read_timeout));
     stream.write_all(request.as_bytes()).expect("write");
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
