@@ -137,3 +137,55 @@ pub struct Denied {
     /// Why, for logs (which step, which error); never sent to the client.
     pub reason: String,
 }
+
+/// Puts headers in the canonical form every frontend hands the chain: sorted by
+/// name, each name once, repeated copies joined in arrival order (`, `, or `; `
+/// for `cookie`), as Envoy's `CheckRequest.headers` map does. A plugin then sees
+/// every copy a client sent, and no decision can depend on which copy comes
+/// first: `x-team: platform` + `x-team: intern` is `x-team: platform, intern`.
+/// Names must already be lower-case.
+pub fn join_repeated_headers(mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
+    headers.sort_by(|a, b| a.0.cmp(&b.0)); // stable: copies keep their order
+    let mut joined: Vec<(String, String)> = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        match joined.last_mut() {
+            Some((last, values)) if *last == name => {
+                values.push_str(if name == "cookie" { "; " } else { ", " });
+                values.push_str(&value);
+            }
+            _ => joined.push((name, value)),
+        }
+    }
+    joined
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_repeated_headers;
+
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn repeated_headers_are_joined_in_arrival_order_and_sorted_by_name() {
+        let joined = join_repeated_headers(owned(&[
+            ("x-team", "platform"),
+            ("accept", "*/*"),
+            ("x-team", "intern"),
+            ("cookie", "a=1"),
+            ("cookie", "b=2"),
+        ]));
+        assert_eq!(
+            joined,
+            owned(&[
+                ("accept", "*/*"),
+                ("cookie", "a=1; b=2"),
+                ("x-team", "platform, intern"),
+            ])
+        );
+    }
+}

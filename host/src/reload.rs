@@ -1,10 +1,15 @@
-//! Applying a configuration, in Gloo's lifecycle order:
+//! Applying a configuration, make-before-break:
 //! 1. make a new cancellation scope;
 //! 2. build every step of every auth config (load, configure, create);
-//! 3. on any error stop here, keep the previous configuration, report why;
-//! 4. cancel the previous scope;
-//! 5. start every new service;
-//! 6. switch the router to the new configuration.
+//! 3. start every new service in the new scope;
+//! 4. on any error in 2 or 3, cancel only the new scope: the previous
+//!    configuration keeps serving exactly as it was, background tasks included;
+//! 5. switch the router to the new configuration;
+//! 6. cancel the previous scope (its in-flight requests still finish).
+//!
+//! Gloo cancels the old scope before starting the new services; that leaves a
+//! failed start with old chains whose background work (a JWKS refresh) is gone,
+//! so here the old generation is cancelled only once the new one serves.
 
 use std::{
     path::{Path, PathBuf},
@@ -37,8 +42,8 @@ pub enum ReloadError {
     Start(Vec<String>),
 }
 
-/// An auth config id with its named, not yet started instances.
-type BuiltConfig = (String, Vec<(String, Arc<dyn Instance>)>);
+/// An auth config with its named, not yet started instances.
+type BuiltConfig<'c> = (&'c AuthConfig, Vec<(String, Arc<dyn Instance>)>);
 
 /// Loads configurations into a [`Router`].
 pub struct Reloader {
@@ -116,10 +121,61 @@ impl Reloader {
 
     /// Applies `configs` (all or nothing); returns the new generation number.
     pub fn apply(&self, configs: &[AuthConfig]) -> Result<u64, ReloadError> {
+        let built = self.build(configs)?;
         let stop = CancellationToken::new();
+        let mut start_errors = Vec::new();
+        for (auth, steps) in &built {
+            for (name, instance) in steps {
+                if let Err(e) = instance.start(stop.clone()) {
+                    start_errors.push(format!("auth config '{}' step '{name}': {e}", auth.id()));
+                }
+            }
+        }
+        if !start_errors.is_empty() {
+            stop.cancel();
+            return Err(ReloadError::Start(start_errors));
+        }
+
+        let number = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
+        let chains = built
+            .into_iter()
+            .map(|(auth, steps)| {
+                let steps = steps
+                    .into_iter()
+                    .map(|(name, instance)| ChainStep {
+                        name,
+                        step: instance,
+                    })
+                    .collect();
+                let limits = Limits {
+                    failure_mode_allow: auth.failure_mode_allow,
+                    ..self.limits
+                };
+                let chain = Chain::new(auth.id(), steps, limits)
+                    .with_owned_headers(auth.failure_mode_allow_remove_headers.clone());
+                (auth.id(), Arc::new(chain))
+            })
+            .collect();
+        let previous = self.router.install(Arc::new(Generation {
+            number,
+            chains,
+            stop,
+        }));
+        if let Some(previous) = previous {
+            previous.stop.cancel();
+        }
+        tracing::info!(
+            generation = number,
+            auth_configs = configs.len(),
+            "configuration applied"
+        );
+        Ok(number)
+    }
+
+    /// Builds every step of every auth config, or says which could not be built.
+    fn build<'c>(&self, configs: &'c [AuthConfig]) -> Result<Vec<BuiltConfig<'c>>, ReloadError> {
         let mut errors = Vec::new();
-        let mut built: Vec<BuiltConfig> = Vec::new();
-        let mut limits = std::collections::HashMap::new();
+        let mut built = Vec::new();
         for auth in configs {
             let mut steps = Vec::new();
             for (index, step) in auth.steps.iter().enumerate() {
@@ -134,61 +190,12 @@ impl Reloader {
                     )),
                 }
             }
-            limits.insert(
-                auth.id(),
-                Limits {
-                    failure_mode_allow: auth.failure_mode_allow,
-                    ..self.limits
-                },
-            );
-            built.push((auth.id(), steps));
+            built.push((auth, steps));
         }
-        if !errors.is_empty() {
-            return Err(ReloadError::Build(errors));
+        if errors.is_empty() {
+            Ok(built)
+        } else {
+            Err(ReloadError::Build(errors))
         }
-
-        if let Some(previous) = self.router.current() {
-            previous.stop.cancel();
-        }
-
-        let mut start_errors = Vec::new();
-        for (id, steps) in &built {
-            for (name, instance) in steps {
-                if let Err(e) = instance.start(stop.clone()) {
-                    start_errors.push(format!("auth config '{id}' step '{name}': {e}"));
-                }
-            }
-        }
-        if !start_errors.is_empty() {
-            stop.cancel();
-            return Err(ReloadError::Start(start_errors));
-        }
-
-        let number = self.generations.fetch_add(1, Ordering::SeqCst) + 1;
-        let chains = built
-            .into_iter()
-            .map(|(id, steps)| {
-                let steps = steps
-                    .into_iter()
-                    .map(|(name, instance)| ChainStep {
-                        name,
-                        step: instance,
-                    })
-                    .collect();
-                let limits = limits.get(&id).copied().unwrap_or(self.limits);
-                (id.clone(), Arc::new(Chain::new(id, steps, limits)))
-            })
-            .collect();
-        self.router.install(Arc::new(Generation {
-            number,
-            chains,
-            stop,
-        }));
-        tracing::info!(
-            generation = number,
-            auth_configs = configs.len(),
-            "configuration applied"
-        );
-        Ok(number)
     }
 }

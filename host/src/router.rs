@@ -10,6 +10,7 @@ use tracing::Instrument;
 
 use crate::{
     chain::Chain,
+    logging::Throttle,
     metrics::Metrics,
     model::{Decision, Denied, Request},
 };
@@ -180,8 +181,14 @@ impl Router {
     }
 }
 
+/// Refusals are caused by clients (an unknown config id, oversized headers):
+/// logged at most this often, so a client cannot flood the log.
+static REFUSALS: Throttle = Throttle::new(10);
+
 fn refuse(request: &Request, label: &str, status: u16, reason: String) -> (String, Decision) {
-    tracing::warn!(path = %request.path, %reason, "request denied");
+    if let Some(suppressed) = REFUSALS.admit() {
+        tracing::warn!(path = %request.path, %reason, suppressed, "request denied");
+    }
     (
         label.to_string(),
         Decision::Deny(Denied {

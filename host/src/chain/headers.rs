@@ -83,6 +83,14 @@ impl<'a> HeaderMerge<'a> {
         }
     }
 
+    /// Removes `name` if the request carries it and no step has touched it:
+    /// what a step set stays, a client's copy goes.
+    pub(crate) fn remove_untouched(&mut self, name: &str) {
+        if self.position(name).is_none() && self.present(name) {
+            self.values_mut(name).clear();
+        }
+    }
+
     /// The final value of every touched header (values joined with `, `, as HTTP
     /// list headers combine), and the touched headers that ended up absent.
     pub(crate) fn into_changes(self) -> (Vec<(String, String)>, Vec<String>) {
@@ -201,6 +209,22 @@ mod tests {
         let (set, removed) = merge.into_changes();
         assert_eq!(set, pairs(&[("y", "2")]));
         assert_eq!(removed, vec!["x".to_string()]);
+    }
+
+    #[test]
+    fn remove_untouched_keeps_what_a_step_set_and_drops_client_copies() {
+        let initial = pairs(&[("x-user", "admin"), ("x-team", "evil")]);
+        let mut merge = HeaderMerge::new(&initial);
+        merge.apply(
+            vec![op("x-team", "ok", AppendAction::OverwriteIfExistsOrAdd)],
+            &[],
+        );
+        for name in ["x-user", "x-team", "absent"] {
+            merge.remove_untouched(name);
+        }
+        let (set, removed) = merge.into_changes();
+        assert_eq!(set, pairs(&[("x-team", "ok")]));
+        assert_eq!(removed, vec!["x-user".to_string()]);
     }
 
     #[test]

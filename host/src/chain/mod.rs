@@ -2,6 +2,7 @@
 //! mutations merge. Pure logic over [`Step`] trait objects: unit-tested without
 //! any plugin library.
 
+pub mod fail_open;
 mod headers;
 mod input;
 
@@ -17,7 +18,11 @@ use std::{
 use futures::{future::BoxFuture, FutureExt};
 use tracing::Instrument;
 
-use crate::model::{Allowed, Decision, Denied, Request, State, StepOutcome};
+use crate::{
+    logging::Throttle,
+    model::{Allowed, AppendAction, Decision, Denied, HeaderOp, Request, State, StepOutcome},
+};
+use fail_open::OwnedHeaders;
 use headers::HeaderMerge;
 
 /// Why a step gave no answer. Every one of these denies the request.
@@ -127,6 +132,7 @@ pub struct Chain {
     id: String,
     steps: Vec<ChainStep>,
     limits: Limits,
+    owned: OwnedHeaders,
 }
 
 impl Chain {
@@ -136,7 +142,15 @@ impl Chain {
             id: id.into(),
             steps,
             limits,
+            owned: OwnedHeaders::default(),
         }
+    }
+
+    /// Declares upstream headers this chain owns (`spec.failureModeAllowRemoveHeaders`):
+    /// a fail-open allow removes a client's copy of them; see [`fail_open`].
+    pub fn with_owned_headers(mut self, names: Vec<String>) -> Self {
+        self.owned = OwnedHeaders::declared(names);
+        self
     }
 
     /// The auth config id (`namespace.name` or `name`).
@@ -163,21 +177,18 @@ impl Chain {
     pub async fn run_with_state(
         &self,
         request: &Request,
-        mut state: State,
+        state: State,
         observer: &dyn Observer,
     ) -> Decision {
         let deadline = Instant::now() + self.limits.chain_deadline;
-        let mut upstream = HeaderMerge::new(&request.headers);
-        let mut response = HeaderMerge::default();
-        let mut user_id = None;
-        let mut metadata = BTreeMap::new();
+        let mut effects = Effects::new(request, state);
         let mut cache = RequestCache::default();
 
         for step in &self.steps {
             let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
             let started = Instant::now();
             let result = self
-                .call(step, request, &state, &mut cache, deadline)
+                .call(step, request, &effects.state, &mut cache, deadline)
                 .instrument(span.clone())
                 .await;
             let elapsed = started.elapsed();
@@ -192,7 +203,7 @@ impl Chain {
                     };
                     span.record("decision", kind.as_str());
                     observer.step(&self.id, &step.name, kind, elapsed);
-                    return self.on_failure(&step.name, error);
+                    return self.on_failure(&step.name, error, effects);
                 }
             };
             let kind = if outcome.allow {
@@ -205,51 +216,43 @@ impl Chain {
             let _entered = span.enter();
             tracing::debug!(status = outcome.status, "step done");
             if !outcome.allow {
-                let mut headers = HeaderMerge::default();
-                headers.apply(outcome.response_headers, &[]);
-                return Decision::Deny(Denied {
-                    status: if outcome.status == 0 {
-                        403
-                    } else {
-                        outcome.status
-                    },
-                    body: outcome.body,
-                    headers: headers.into_lines(),
-                    reason: format!("denied by step '{}'", step.name),
-                });
+                return deny(outcome, &step.name);
             }
-            upstream.apply(outcome.request_headers, &outcome.remove_request_headers);
-            response.apply(outcome.response_headers, &[]);
-            for key in &outcome.state_remove {
-                state.remove(key);
+            if self.limits.failure_mode_allow {
+                self.owned
+                    .learn(&outcome.request_headers, &outcome.remove_request_headers);
             }
-            state.extend(outcome.state_set);
-            metadata.extend(outcome.dynamic_metadata);
-            user_id = outcome.user_id.or(user_id);
+            effects.apply(outcome);
         }
-
-        let (set_headers, remove_headers) = upstream.into_changes();
-        Decision::Allow(Allowed {
-            set_headers,
-            remove_headers,
-            response_headers: response.into_lines(),
-            user_id,
-            dynamic_metadata: metadata,
-            state,
-        })
+        // The chain owns its failure-mode marker: a client's copy never passes.
+        effects.upstream.remove_untouched(FAILURE_MODE_HEADER);
+        Decision::Allow(effects.into_allowed())
     }
 
     /// A step could not decide: deny (fail closed) unless the auth config opted in
-    /// to `failureModeAllow`, which lets the request through unmodified but marked.
-    fn on_failure(&self, step: &str, error: StepError) -> Decision {
-        if self.limits.failure_mode_allow {
-            tracing::warn!(config = %self.id, %step, %error, "step failed: allowed by failureModeAllow");
-            return Decision::Allow(Allowed {
-                set_headers: vec![(FAILURE_MODE_HEADER.into(), "true".into())],
-                ..Allowed::default()
-            });
+    /// to `failureModeAllow`; see [`fail_open`] for exactly what that lets through.
+    fn on_failure(&self, step: &str, error: StepError, mut effects: Effects<'_>) -> Decision {
+        let fail_open = self.limits.failure_mode_allow;
+        if let Some(suppressed) = FAILURES.admit() {
+            let outcome = if fail_open {
+                "allowed by failureModeAllow"
+            } else {
+                "request denied"
+            };
+            tracing::warn!(config = %self.id, %step, %error, suppressed, "step failed: {outcome}");
         }
-        tracing::warn!(config = %self.id, %step, %error, "step failed: request denied");
+        if fail_open {
+            for name in self.owned.names() {
+                effects.upstream.remove_untouched(&name);
+            }
+            let marker = HeaderOp {
+                name: FAILURE_MODE_HEADER.into(),
+                value: "true".into(),
+                action: AppendAction::OverwriteIfExistsOrAdd,
+            };
+            effects.upstream.apply(vec![marker], &[]);
+            return Decision::Allow(effects.into_allowed());
+        }
         Decision::Deny(Denied {
             status: self.limits.error_status,
             body: String::new(),
@@ -285,6 +288,71 @@ impl Chain {
             Ok(Ok(result)) => result,
         }
     }
+}
+
+/// Step failures are logged at most this often (a client may cause them at will).
+static FAILURES: Throttle = Throttle::new(20);
+
+/// What the allowing steps of one run did so far.
+struct Effects<'r> {
+    upstream: HeaderMerge<'r>,
+    response: HeaderMerge<'r>,
+    user_id: Option<String>,
+    metadata: BTreeMap<String, String>,
+    state: State,
+}
+
+impl<'r> Effects<'r> {
+    fn new(request: &'r Request, state: State) -> Self {
+        Self {
+            upstream: HeaderMerge::new(&request.headers),
+            response: HeaderMerge::default(),
+            user_id: None,
+            metadata: BTreeMap::new(),
+            state,
+        }
+    }
+
+    /// Takes one allowing step's effects over.
+    fn apply(&mut self, outcome: StepOutcome) {
+        self.upstream
+            .apply(outcome.request_headers, &outcome.remove_request_headers);
+        self.response.apply(outcome.response_headers, &[]);
+        for key in &outcome.state_remove {
+            self.state.remove(key);
+        }
+        self.state.extend(outcome.state_set);
+        self.metadata.extend(outcome.dynamic_metadata);
+        self.user_id = outcome.user_id.or(self.user_id.take());
+    }
+
+    fn into_allowed(self) -> Allowed {
+        let (set_headers, remove_headers) = self.upstream.into_changes();
+        Allowed {
+            set_headers,
+            remove_headers,
+            response_headers: self.response.into_lines(),
+            user_id: self.user_id,
+            dynamic_metadata: self.metadata,
+            state: self.state,
+        }
+    }
+}
+
+/// The denial a step answered with.
+fn deny(outcome: StepOutcome, step: &str) -> Decision {
+    let mut headers = HeaderMerge::default();
+    headers.apply(outcome.response_headers, &[]);
+    Decision::Deny(Denied {
+        status: if outcome.status == 0 {
+            403
+        } else {
+            outcome.status
+        },
+        body: outcome.body,
+        headers: headers.into_lines(),
+        reason: format!("denied by step '{step}'"),
+    })
 }
 
 /// Set on the upstream request when `failureModeAllow` let a failed chain through.

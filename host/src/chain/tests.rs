@@ -258,3 +258,99 @@ async fn observer_sees_every_step() {
         ]
     );
 }
+
+fn request_with(headers: &[(&str, &str)]) -> Request {
+    Request {
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        ..Request::default()
+    }
+}
+
+#[tokio::test]
+async fn fail_open_applies_completed_steps_and_strips_owned_client_headers() {
+    let (strip, _) = step("strip", |_| {
+        Ok(StepOutcome {
+            remove_request_headers: vec!["x-user".into()],
+            ..allow()
+        })
+    });
+    // Sets x-role on the first request, fails on every later one.
+    let runs = Arc::new(AtomicUsize::new(0));
+    let seen = runs.clone();
+    let (flaky, _) = step("flaky", move |_| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            Ok(StepOutcome {
+                request_headers: vec![header(
+                    "x-role",
+                    "reader",
+                    AppendAction::OverwriteIfExistsOrAdd,
+                )],
+                ..allow()
+            })
+        } else {
+            Err(StepError::Plugin("backend down".into()))
+        }
+    });
+    let limits = Limits {
+        failure_mode_allow: true,
+        ..Limits::default()
+    };
+    let chain =
+        Chain::new("c", vec![strip, flaky], limits).with_owned_headers(vec!["X-Tenant".into()]);
+    let attack = request_with(&[
+        ("x-user", "admin"),
+        ("x-role", "root"),
+        ("x-tenant", "other"),
+        (FAILURE_MODE_HEADER, "false"),
+        ("x-innocent", "kept"),
+    ]);
+    let Decision::Allow(first) = chain.run(&attack, &NoObserver).await else {
+        panic!("the first run allows");
+    };
+    assert_eq!(first.set_headers, vec![("x-role".into(), "reader".into())]);
+    assert_eq!(
+        first.remove_headers,
+        vec!["x-user".to_string(), FAILURE_MODE_HEADER.to_string()],
+        "a client's failure-mode marker never passes, even on a normal allow"
+    );
+    let Decision::Allow(failed) = chain.run(&attack, &NoObserver).await else {
+        panic!("failureModeAllow allows");
+    };
+    assert_eq!(
+        failed.set_headers,
+        vec![(FAILURE_MODE_HEADER.to_string(), "true".to_string())]
+    );
+    let mut removed = failed.remove_headers.clone();
+    removed.sort();
+    assert_eq!(
+        removed,
+        vec!["x-role", "x-tenant", "x-user"],
+        "step 1's removal applies; declared and learned owned headers are stripped"
+    );
+}
+
+#[tokio::test]
+async fn fail_closed_chains_do_not_learn_and_deny_without_effects() {
+    let (strip, _) = step("strip", |_| {
+        Ok(StepOutcome {
+            remove_request_headers: vec!["x-user".into()],
+            ..allow()
+        })
+    });
+    let (fail, _) = step("fail", |_| Err(StepError::Panic("secret payload".into())));
+    let chain = Chain::new("c", vec![strip, fail], Limits::default());
+    match chain
+        .run(&request_with(&[("x-user", "admin")]), &NoObserver)
+        .await
+    {
+        Decision::Deny(d) => {
+            assert_eq!(d.status, 403);
+            assert!(d.body.is_empty() && d.headers.is_empty(), "{d:?}");
+        }
+        other => panic!("fail closed, got {other:?}"),
+    }
+    assert!(chain.owned.names().is_empty());
+}

@@ -30,6 +30,9 @@ struct Spec {
     configs: Vec<StepDocument>,
     #[serde(default)]
     failure_mode_allow: bool,
+    /// Gatehouse's own: upstream headers a fail-open allow removes.
+    #[serde(default)]
+    failure_mode_allow_remove_headers: Vec<String>,
 }
 
 /// One entry of `spec.configs`. Gloo has other step kinds (oauth2, apiKeyAuth…);
@@ -113,6 +116,7 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
             namespace: doc.metadata.namespace.filter(|ns| !ns.is_empty()),
             steps,
             failure_mode_allow: doc.spec.failure_mode_allow,
+            failure_mode_allow_remove_headers: doc.spec.failure_mode_allow_remove_headers,
             origin: where_.clone(),
         };
         if !ids.insert(config.id()) {

@@ -34,6 +34,9 @@ pub struct AuthConfig {
     /// `spec.failureModeAllow`: allow when a step fails (error, panic, timeout)
     /// instead of denying, as Envoy's own option does. Default false.
     pub failure_mode_allow: bool,
+    /// `spec.failureModeAllowRemoveHeaders` (Gatehouse's own): upstream headers
+    /// the chain owns, removed from a fail-open allow unless a step set them.
+    pub failure_mode_allow_remove_headers: Vec<String>,
     /// Where it came from, for error messages (`file.yaml, document 2`).
     pub origin: String,
 }

@@ -23,13 +23,16 @@ use envoy_types::pb::{
 use tonic::{Request as GrpcRequest, Response as GrpcResponse};
 
 use crate::{
-    model::{Decision, Peer, Request},
+    model::{join_repeated_headers, Decision, Peer, Request},
     router::Router,
 };
 
 /// gRPC status codes used in `CheckResponse.status`.
 const OK: i32 = 0;
 const PERMISSION_DENIED: i32 = 7;
+
+/// `CheckResponse.status.message` of every denial.
+pub const DENIED_MESSAGE: &str = "denied by gatehouse";
 
 /// The `envoy.service.auth.v3.Authorization` service.
 pub struct EnvoyAuthorization {
@@ -105,9 +108,10 @@ pub fn to_request(check: CheckRequest) -> Request {
             .map(|(k, v)| (lowercase(k), v))
             .collect(),
     };
-    // Pseudo-headers are carried as method/host/path; keep headers deterministic.
+    // Pseudo-headers are carried as method/host/path. `header_map` keeps repeated
+    // headers apart; joined, no decision depends on which copy comes first.
     headers.retain(|(name, _)| !name.starts_with(':'));
-    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    let headers = join_repeated_headers(headers);
     let body = if !http.raw_body.is_empty() {
         Some(http.raw_body)
     } else if !http.body.is_empty() {
@@ -201,7 +205,9 @@ pub fn to_response(decision: Decision) -> CheckResponse {
         Decision::Deny(denied) => CheckResponse {
             status: Some(Status {
                 code: PERMISSION_DENIED,
-                message: denied.reason,
+                // The reason (which step, which error, which configs exist) is
+                // for gatehouse's log only: the proxy and its logs get this.
+                message: DENIED_MESSAGE.into(),
                 ..Default::default()
             }),
             http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {

@@ -17,7 +17,7 @@
 use std::net::IpAddr;
 
 use crate::{
-    model::{Decision, Request},
+    model::{join_repeated_headers, Decision, Request},
     router::CONFIG_ID_KEY,
 };
 
@@ -108,7 +108,7 @@ pub fn to_request(messages: &[Message]) -> Request {
             request.id = id.clone();
         }
     }
-    request.headers.sort_by(|a, b| a.0.cmp(&b.0));
+    request.headers = join_repeated_headers(std::mem::take(&mut request.headers));
     request
 }
 
