@@ -249,3 +249,250 @@ async fn reload_swaps_to_a_good_config() {
     let result = verdict(&host.check(check_request(Some("a"), "/", &[])).await);
     assert_eq!(result.header("x-gen"), Some("two"));
 }
+
+const ABORT: &str = "libpanic_abort.so";
+const ABORT_V1_1: &str = "libpanic_abort_v1_1.so";
+/// The start of the refusal of a library built with `panic = "abort"`.
+const ABORT_REFUSED: &str = "built with panic = \"abort\": its first panic would kill the host";
+/// …and how it says to fix it.
+const ABORT_FIX: &str =
+    "remove panic = \"abort\" from the plugin's Cargo.toml profiles (and -C panic=abort from RUSTFLAGS) and rebuild";
+
+/// A library that records `panic = "abort"` is refused before any of its code
+/// runs: at startup (the host exits) and at reload (the old config keeps serving).
+#[tokio::test]
+async fn a_panic_abort_library_is_refused_at_startup_and_at_reload() {
+    let plugins = PluginDir::with(&[ABORT, V1_2]);
+    let abort = auth_config("a", &[step("s", ABORT, "PanicAbort", "{}")]);
+    let failure = refused(&abort, &plugins).await;
+    assert!(
+        failure.log.contains(ABORT_REFUSED) && failure.log.contains(ABORT_FIX),
+        "{}",
+        failure.log
+    );
+    assert!(
+        failure.log.contains("libpanic_abort.so"),
+        "names the file:\n{}",
+        failure.log
+    );
+
+    let good = auth_config("a", &[step("s", V1_2, "Versioned", "{}")]);
+    let mut host = Host::start(&good, &plugins, &[]).await.expect("start");
+    let outcome = host.reload(&abort).await;
+    assert!(
+        outcome.contains("reload failed") && outcome.contains(ABORT_REFUSED),
+        "{outcome}"
+    );
+    let still = verdict(&host.check(check_request(Some("a"), "/", &[])).await);
+    assert_eq!(still.header("x-interface-version"), Some("1.2.0"));
+    assert!(host.is_running());
+}
+
+/// Libraries that cannot record their strategy (frozen 1.0/1.1) still load, as
+/// promised, with a warning; the marker-less `panic = "abort"` build is one.
+#[tokio::test]
+async fn a_library_without_the_panic_marker_loads_with_a_warning() {
+    let plugins = PluginDir::with(&[ABORT_V1_1, V1_2]);
+    let config = [
+        auth_config("old", &[step("s", ABORT_V1_1, "PanicAbort", "{}")]),
+        auth_config("new", &[step("s", V1_2, "Versioned", "{}")]),
+    ]
+    .concat();
+    let host = Host::start(&config, &plugins, &[]).await.expect("start");
+    let logs = host.logs();
+    assert!(
+        logs.contains("plugin library does not record its panic strategy"),
+        "{logs}"
+    );
+    assert!(
+        logs.contains("panic=\"unwind\"") || logs.contains("panic=unwind"),
+        "{logs}"
+    );
+}
+
+/// A fresh directory for library copies, only this user's.
+fn staging_dir(tag: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir =
+        gatehouse_tests::target_dir().join(format!("test-staging/{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("staging dir");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    dir
+}
+
+/// Every entry of `dir`, by name.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Copies are made under `--library-staging-dir`, mapped, and removed at once:
+/// after many reloads of changing libraries nothing is left there, although
+/// the process still maps them (as deleted files). Leftovers of a crashed
+/// process and the shared directory of earlier releases are removed at start.
+#[tokio::test]
+async fn library_copies_are_removed_once_mapped_even_after_many_reloads() {
+    let staging = staging_dir("reloads");
+    let stale = staging.join("gatehouse-staging-999999999-0-abcdef");
+    let legacy = staging.join("gatehouse-libraries");
+    for dir in [&stale, &legacy] {
+        std::fs::create_dir(dir).expect("mkdir");
+        std::fs::write(dir.join("libold.so"), vec![0u8; 4096]).expect("write");
+    }
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(&stale)
+        .and_then(|f| f.set_modified(hour_ago))
+        .expect("age");
+
+    let plugins = PluginDir::with(&[SH]);
+    let config = |n: usize| {
+        auth_config(
+            "a",
+            &[step(
+                "s",
+                SH,
+                "SetHeaders",
+                &format!("{{headers: [{{name: x-gen, value: '{n}'}}]}}"),
+            )],
+        )
+    };
+    let dir = staging.to_str().expect("utf8");
+    let host = Host::start(&config(0), &plugins, &["--library-staging-dir", dir])
+        .await
+        .expect("start");
+    assert_eq!(
+        entries(&staging),
+        Vec::<String>::new(),
+        "stale copies must be removed at start"
+    );
+    let library = plugins.path().join(SH);
+    for n in 1..=12 {
+        // New content under the same name (trailing bytes do not change the ELF).
+        let mut bytes = std::fs::read(&library).expect("read");
+        bytes.extend_from_slice(format!("reload {n}").as_bytes());
+        std::fs::write(&library, bytes).expect("rewrite");
+        let outcome = host.reload(&config(n)).await;
+        assert!(outcome.contains("reloaded on SIGHUP"), "{outcome}");
+        let answer = verdict(&host.check(check_request(Some("a"), "/", &[])).await);
+        assert_eq!(answer.header("x-gen"), Some(n.to_string().as_str()));
+        assert_eq!(
+            entries(&staging),
+            Vec::<String>::new(),
+            "reload {n} left a copy"
+        );
+    }
+    // The copies were made under the staging dir and are mapped as deleted files.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", host.pid())).expect("maps");
+    let mapped: std::collections::BTreeSet<&str> = maps
+        .lines()
+        .filter(|l| l.contains(dir) && l.contains(SH))
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .collect();
+    assert_eq!(mapped.len(), 13, "one private copy per content:\n{maps}");
+    assert!(
+        maps.lines()
+            .filter(|l| l.contains(dir))
+            .all(|l| l.ends_with("(deleted)")),
+        "{maps}"
+    );
+    drop(host);
+    let _ = std::fs::remove_dir_all(&staging);
+}
+
+/// A staging directory another user could change entries of is refused with
+/// a message naming it and the flag: writable by others without the sticky
+/// bit, owned by another user, or a symlink another user owns. A directory
+/// another user planted where earlier releases put their copies is not used.
+#[tokio::test]
+async fn a_staging_directory_other_users_can_change_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let plugins = PluginDir::with(&[SH]);
+    let config = auth_config("a", &[step("s", SH, "SetHeaders", "{headers: []}")]);
+    let root = staging_dir("refused");
+    let open = root.join("open");
+    std::fs::create_dir(&open).expect("mkdir");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let mut cases = vec![(
+        open.clone(),
+        "is writable by other users (mode 777) and not sticky",
+    )];
+
+    // Ownership by another user can only be arranged by root (CI runs as root).
+    let as_root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    if as_root {
+        let foreign = root.join("foreign");
+        std::fs::create_dir(&foreign).expect("mkdir");
+        std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).expect("chown");
+        cases.push((foreign, "is owned by another user (uid 65534)"));
+        let link = root.join("link");
+        let target = root.join("target");
+        std::fs::create_dir(&target).expect("mkdir");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        std::os::unix::fs::lchown(&link, Some(65534), Some(65534)).expect("lchown");
+        cases.push((link, "is a symlink owned by another user (uid 65534)"));
+    } else {
+        eprintln!("not root: skipping the foreign-owner cases");
+    }
+    for (dir, expected) in cases {
+        let dir_arg = dir.to_str().expect("utf8");
+        let failure =
+            match Host::start(&config, &plugins, &["--library-staging-dir", dir_arg]).await {
+                Ok(_) => panic!("host loaded a library through {dir_arg}"),
+                Err(failure) => failure,
+            };
+        assert!(
+            failure
+                .log
+                .contains(&format!("staging directory {dir_arg} {expected}"))
+                && failure.log.contains("--library-staging-dir"),
+            "{dir_arg}: expected '{expected}' in:\n{}",
+            failure.log
+        );
+        assert_eq!(
+            entries(&dir),
+            Vec::<String>::new(),
+            "nothing written into {dir_arg}"
+        );
+    }
+
+    // Another user's world-writable `gatehouse-libraries` (where copies used to
+    // go, with a symlink planted in it) is neither used nor removed.
+    let parent = staging_dir("planted");
+    let planted = parent.join("gatehouse-libraries");
+    std::fs::create_dir(&planted).expect("mkdir");
+    let victim = parent.join("victim");
+    std::fs::write(&victim, b"victim").expect("victim");
+    std::os::unix::fs::symlink(&victim, planted.join(SH)).expect("symlink");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    if as_root {
+        std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).expect("chown");
+    }
+    let dir_arg = parent.to_str().expect("utf8");
+    let host = Host::start(&config, &plugins, &["--library-staging-dir", dir_arg])
+        .await
+        .expect("start");
+    if as_root {
+        assert_eq!(
+            entries(&planted),
+            vec![SH.to_string()],
+            "another user's directory is left alone"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&victim).expect("victim"),
+        b"victim",
+        "the planted symlink was followed"
+    );
+    drop(host);
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(&parent);
+}

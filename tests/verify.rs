@@ -540,3 +540,66 @@ cases:
         "{run}"
     );
 }
+
+const ABORT: &str = "libpanic_abort.so";
+const ABORT_V1_1: &str = "libpanic_abort_v1_1.so";
+
+/// A library that records `panic = "abort"` is refused with the host's message,
+/// before any of its code runs: exit 3, check `panic`.
+#[test]
+fn a_panic_abort_library_is_refused_with_the_fix() {
+    let plugins = PluginDir::with(&[ABORT]);
+    let manifest = format!(
+        "{}cases:\n  - name: never runs\n    expect: {{decision: allow}}\n",
+        entry(ABORT, "PanicAbort", "{}")
+    );
+    let run = verify(&plugins, &manifest);
+    run.expect(
+        3,
+        &[
+            r#""msg":"plugin could not be loaded","name":"PanicAbort","plugin":"PanicAbort","file":"libpanic_abort.so","check":"panic""#,
+            "libpanic_abort.so: built with panic = \\\"abort\\\": its first panic would kill the host, which contains plugin panics only when they unwind; remove panic = \\\"abort\\\" from the plugin's Cargo.toml profiles (and -C panic=abort from RUSTFLAGS) and rebuild",
+        ],
+    );
+    assert!(
+        run.summary().starts_with("gatehouse-verify: FAILED (exit 3: a plugin could not be loaded): 1 of 1 plugin step failed; 0 of 1 request case failed, 1 skipped; first failure: plugin 'PanicAbort': ")
+            && run.summary().contains("built with panic = \"abort\""),
+        "{run}"
+    );
+    assert!(
+        !run.stderr.contains("authorize panics"),
+        "no plugin code may run:\n{run}"
+    );
+}
+
+/// A plugin that kills its process in a request case (here: a `panic =
+/// "abort"` build against the frozen 1.1, which cannot record its strategy, so
+/// it loads) is a failed case naming the signal; verify lives on, skips that
+/// chain's other cases and verifies the next chain.
+#[test]
+fn a_plugin_that_aborts_the_process_is_a_failure_not_a_crash() {
+    let plugins = PluginDir::with(&[ABORT_V1_1, RH]);
+    let manifest = format!(
+        "- name: aborts\n  pluginFileName: {ABORT_V1_1}\n  exportedSymbolName: PanicAbort\n  cases:\n\
+         \x20   - {{name: first request, expect: {{decision: allow}}}}\n\
+         \x20   - {{name: second request, expect: {{decision: allow}}}}\n\
+         - name: after\n  pluginFileName: {RH}\n  exportedSymbolName: RequiredHeader\n  config: {RH_CONFIG}\n  cases:\n\
+         \x20   - {{name: still verified, request: {{headers: {{x-team: platform}}}}, expect: {{decision: allow}}}}\n"
+    );
+    let run = verify(&plugins, &manifest);
+    run.expect(
+        5,
+        &[
+            r#""msg":"library does not record its panic strategy"#,
+            r#""panic":"unrecorded""#,
+            r#""msg":"plugin killed the process","chain":"aborts","check":"crash","error":"plugin 'aborts' case 'first request': the process aborted (SIGABRT)"#,
+            "the host would die the same way",
+            r#""msg":"request case passed","name":"after","case":"still verified""#,
+        ],
+    );
+    assert_eq!(
+        run.summary(),
+        "gatehouse-verify: FAILED (exit 5: a request case failed): 0 of 2 plugin steps failed; 1 of 3 request cases failed, 1 skipped; first failure: plugin 'aborts' case 'first request': the process aborted (SIGABRT): a panic in a plugin built with panic = \"abort\", or an abort() in plugin code; the host would die the same way",
+        "{run}"
+    );
+}

@@ -35,6 +35,11 @@ struct Cli {
     /// Directory holding the plugin libraries named by `pluginFileName`.
     #[arg(long, env = "GATEHOUSE_PLUGIN_DIR", default_value = "/auth-plugins")]
     plugin_dir: PathBuf,
+    /// Where private copies of plugin libraries are made for loading (each in a
+    /// fresh 0700 directory, removed once mapped); default `$TMPDIR` (/tmp).
+    /// Refused if another user could change entries in it.
+    #[arg(long, env = "GATEHOUSE_LIBRARY_STAGING_DIR")]
+    library_staging_dir: Option<PathBuf>,
     /// Address of the gRPC server (ext_authz, health, reflection).
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "0.0.0.0:8083")]
     listen: SocketAddr,
@@ -137,7 +142,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let reloader = Arc::new(Reloader::new(
         &cli.config,
-        Loader::new(&cli.plugin_dir),
+        Loader::with_copy_dir(
+            &cli.plugin_dir,
+            cli.library_staging_dir
+                .clone()
+                .unwrap_or_else(std::env::temp_dir),
+        ),
         router.clone(),
         limits,
     ));

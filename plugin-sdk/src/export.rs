@@ -91,6 +91,14 @@ pub fn root_module(
 #[macro_export]
 macro_rules! export_plugins {
     ($($name:literal => $plugin:ty),+ $(,)?) => {
+        // The plugin crate's own strategy (`cargo rustc -- -C panic=abort` sets
+        // only that crate's): the host would refuse the library.
+        #[cfg(panic = "abort")]
+        compile_error!(
+            "export_plugins!: this plugin is built with panic = \"abort\"; the Gatehouse host \
+             refuses such plugins (their first panic would kill it). Build it with unwinding."
+        );
+
         #[doc(hidden)]
         pub mod __gatehouse_export {
             #[allow(unused_imports)]

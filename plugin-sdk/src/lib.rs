@@ -41,6 +41,9 @@
 //!   (`allowedValues[2]: invalid type: integer `3`, expected a string`).
 //! - Catches panics at every entry point (factory, `start`, `authorize` and its
 //!   future) and turns them into an error for that one call: the host lives on.
+//!   That needs unwinding: the SDK does not compile with `panic = "abort"`, and
+//!   the host refuses libraries built that way (they record their panic strategy,
+//!   see `gatehouse_plugin_api::panic_strategy`).
 //! - Runs `new`, `start` and every poll of `authorize` inside this plugin's own
 //!   tokio runtime context (see
 //!   [`runtime`]), so `tokio::time`, `tokio::net`, `tokio::spawn` and clients
@@ -51,6 +54,16 @@
 //! [`testing`] builds requests, runs `authorize` to completion and returns the
 //! message the host would report for a refused config.
 #![allow(non_local_definitions)]
+
+// The host contains a plugin's panic only if it unwinds; with `panic = "abort"`
+// the first panic would end the host (and the host refuses such libraries).
+#[cfg(panic = "abort")]
+compile_error!(
+    "gatehouse-plugin-sdk: this build uses panic = \"abort\", and the Gatehouse host refuses \
+     plugins built that way (their first panic would kill the host; it contains plugin panics \
+     only when they unwind). Remove `panic = \"abort\"` from the [profile.*] sections of your \
+     Cargo.toml and `-C panic=abort` from RUSTFLAGS."
+);
 
 mod config;
 mod export;

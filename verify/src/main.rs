@@ -9,10 +9,13 @@
 //! Every plugin goes through the host's own loader and chain (the `gatehouse`
 //! library), so what passes here loads into a host built from the same tree.
 //! JSON lines on stdout, a one-line summary on stderr; the exit code says what
-//! kind of failure happened (see `--help` or docs/verify.md).
+//! kind of failure happened (see `--help` or docs/verify.md). Plugin code runs
+//! in a child process per chain ([`child`]), so a plugin that kills its
+//! process is reported instead of ending verify.
 
 mod args;
 mod cases;
+mod child;
 mod host_events;
 mod log;
 mod manifest;
@@ -29,7 +32,7 @@ use crate::{
     args::{Command, Options},
     log::Log,
     manifest::Plan,
-    report::{usage_summary, INTERNAL, USAGE},
+    report::{usage_summary, Report, INTERNAL, USAGE},
 };
 
 /// The interface version of the plugin API this host is built with.
@@ -88,10 +91,10 @@ fn usage_error(error: clap::Error) -> u8 {
 
 /// Runs the verification and returns the exit code.
 fn verify(options: &Options) -> u8 {
-    let log = Log::new(options.debug);
-    if options.debug {
-        host_events::forward(log);
+    if let Some((chain, sink)) = child::from_env() {
+        return verify_child(options, chain, sink);
     }
+    let log = Log::new(options.debug);
     log.debug(
         "verify starting",
         vec![
@@ -120,23 +123,9 @@ fn verify(options: &Options) -> u8 {
         ],
     );
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            let text = format!("cannot start the async runtime: {e}");
-            log.error("internal error", vec![("error", json!(text))]);
-            eprintln!("gatehouse-verify: FAILED (exit {INTERNAL}: internal error): {text}");
-            return INTERNAL;
-        }
-    };
-    let loader = Loader::new(&options.plugin_dir);
-    let report = runtime.block_on(run::verify(&plan, &loader, options.limits, log));
-    // A plugin's start that never returned still holds a blocking thread.
-    runtime.shutdown_background();
-
+    // Plugin code runs in child processes: a plugin that kills its process
+    // is reported, not fatal.
+    let report = child::verify_all(&plan, log);
     let code = report.exit_code();
     if code == 0 {
         log.info(
@@ -148,6 +137,48 @@ fn verify(options: &Options) -> u8 {
     }
     eprintln!("{}", report.summary(INTERFACE));
     code
+}
+
+/// In a child process: verifies chain `index` of the manifest, reporting to
+/// the parent through `sink`. Its exit code is not used.
+fn verify_child(options: &Options, index: usize, sink: child::Sink) -> u8 {
+    let log = Log::new(options.debug);
+    if options.debug {
+        host_events::forward(log);
+    }
+    let internal = |text: String| {
+        log.error("internal error", vec![("error", json!(text))]);
+        INTERNAL
+    };
+    let plan = match prepare(options) {
+        Ok(plan) => plan,
+        Err(e) => return internal(format!("the manifest changed while verifying: {e:#}")),
+    };
+    let Some(chain) = plan.chains.get(index) else {
+        return internal(format!(
+            "the manifest changed while verifying: no chain {index}"
+        ));
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return internal(format!("cannot start the async runtime: {e}")),
+    };
+    let loader = Loader::new(&options.plugin_dir);
+    let mut report = Report::forwarding(sink);
+    runtime.block_on(run::verify_chain(
+        chain,
+        &loader,
+        options.limits,
+        log,
+        &mut report,
+    ));
+    report.finish();
+    // A plugin's start that never returned still holds a blocking thread.
+    runtime.shutdown_background();
+    0
 }
 
 /// Checks the plugin directory and reads the manifest.

@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
-use crate::log::Fields;
+use crate::{child::Sink, log::Fields};
 
 /// Exit code: verify itself failed.
 pub(crate) const INTERNAL: u8 = 1;
@@ -19,11 +19,12 @@ Exit codes:
   2  usage: bad arguments, an unusable plugin directory, or a manifest that cannot be
      read or parsed
   3  a plugin could not be loaded: file missing, not a shared library, built for another
-     architecture, incompatible interface version, type layout mismatch, or no plugin
-     exported under that name
+     architecture, built with panic = "abort", incompatible interface version, type
+     layout mismatch, or no plugin exported under that name
   4  a plugin refused its config, or failed to build or start with it
   5  a request case failed
 When failures of several kinds occur, the lowest code wins (the most fundamental).
+A plugin that kills its process (abort, segfault) fails the step or case it was running.
 
 Gloo's flag spellings work too: -pluginDir DIR, -manifest FILE, -debug.";
 
@@ -48,6 +49,22 @@ impl Failure {
         }
     }
 
+    /// The name in a child's report events.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Failure::Load => "load",
+            Failure::Config => "config",
+            Failure::Case => "case",
+        }
+    }
+
+    /// The failure named `name` in a child's report event.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        [Failure::Load, Failure::Config, Failure::Case]
+            .into_iter()
+            .find(|f| f.name() == name)
+    }
+
     fn meaning(self) -> &'static str {
         match self {
             Failure::Load => "a plugin could not be loaded",
@@ -67,16 +84,41 @@ pub(crate) struct Report {
     cases_skipped: usize,
     /// The first failure of each kind, in words.
     first: BTreeMap<Failure, String>,
+    /// In a child process: every tally event also goes to the parent.
+    sink: Option<Sink>,
+    /// Verify itself failed.
+    internal: Option<String>,
 }
 
 impl Report {
+    /// A tally that also sends every event to the parent process.
+    pub(crate) fn forwarding(sink: Sink) -> Self {
+        Self {
+            sink: Some(sink),
+            ..Self::default()
+        }
+    }
+
+    fn send(&self, event: Value) {
+        if let Some(sink) = &self.sink {
+            sink.send(&event);
+        }
+    }
+
+    /// What is about to run (plugin code may kill the process during it).
+    pub(crate) fn stage(&self, stage: Failure, doing: &str) {
+        self.send(json!({"event": "stage", "failure": stage.name(), "doing": doing}));
+    }
+
     /// A plugin step loaded, was configured and started.
     pub(crate) fn step_passed(&mut self) {
+        self.send(json!({"event": "step_passed"}));
         self.steps += 1;
     }
 
     /// A plugin step failed; `what` says where and why.
     pub(crate) fn step_failed(&mut self, failure: Failure, what: String) {
+        self.send(json!({"event": "step_failed", "failure": failure.name(), "what": what}));
         self.steps += 1;
         self.steps_failed += 1;
         self.failed(failure, what);
@@ -84,11 +126,13 @@ impl Report {
 
     /// A request case passed.
     pub(crate) fn case_passed(&mut self) {
+        self.send(json!({"event": "case_passed"}));
         self.cases += 1;
     }
 
     /// A request case failed; `what` names it.
     pub(crate) fn case_failed(&mut self, what: String) {
+        self.send(json!({"event": "case_failed", "what": what}));
         self.cases += 1;
         self.cases_failed += 1;
         self.failed(Failure::Case, what);
@@ -97,8 +141,24 @@ impl Report {
     /// A request case could not run because its chain did not build or start
     /// (that failure is already counted).
     pub(crate) fn case_skipped(&mut self) {
+        self.send(json!({"event": "case_skipped"}));
         self.cases += 1;
         self.cases_skipped += 1;
+    }
+
+    /// In a child: everything is reported (anything after is not plugin trouble).
+    pub(crate) fn finish(&self) {
+        self.send(json!({"event": "done"}));
+    }
+
+    /// Verify itself failed (a child could not be run).
+    pub(crate) fn internal(&mut self, what: String) {
+        self.internal.get_or_insert(what);
+    }
+
+    /// A failure outside any step or case count (a child died after its last).
+    pub(crate) fn record(&mut self, failure: Failure, what: String) {
+        self.failed(failure, what);
     }
 
     fn failed(&mut self, failure: Failure, what: String) {
@@ -114,6 +174,9 @@ impl Report {
 
     /// 0, or the code of the most fundamental failure.
     pub(crate) fn exit_code(&self) -> u8 {
+        if self.internal.is_some() {
+            return INTERNAL;
+        }
         self.worst().map_or(0, |(failure, _)| failure.code())
     }
 
@@ -131,6 +194,9 @@ impl Report {
 
     /// The one-line human summary for stderr.
     pub(crate) fn summary(&self, interface: &str) -> String {
+        if let Some(what) = &self.internal {
+            return format!("gatehouse-verify: FAILED (exit {INTERNAL}: internal error): {what}");
+        }
         let steps = count(self.steps, "plugin step");
         let Some((worst, first)) = self.worst() else {
             let cases = match self.cases {

@@ -6,14 +6,15 @@
 //! finally the services are stopped by cancelling their token.
 //!
 //! Unlike the host, verify does not stop at the first failure: it reports every
-//! step and runs the cases of every chain that was built and started.
+//! step and runs the cases of every chain that was built and started. Each
+//! chain is verified in its own child process ([`crate::child`]).
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use gatehouse::{
     chain::{Chain, ChainStep, Limits, NoObserver, Step},
     config::StepConfig,
-    loader::{Instance, Library, LoadError, Loader},
+    loader::{Instance, Library, LoadError, Loader, PanicStrategy},
 };
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -21,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     cases::{self, Case},
     log::{Fields, Log},
-    manifest::{ChainPlan, Plan},
+    manifest::ChainPlan,
     report::{Failure, Report},
 };
 
@@ -32,6 +33,11 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// The debug line before a library is opened.
 const OPENING: &str =
     "opening library: resolve in plugin dir, check interface version and type layouts";
+
+/// The warning for a library that cannot say how it panics.
+const UNRECORDED: &str = "library does not record its panic strategy (built against interface \
+    1.0/1.1 or an older 1.2): if it was built with panic = \"abort\", its first panic kills the \
+    host; rebuild it against gatehouse-plugin-api 1.2 to have it checked";
 
 /// A step that was built: its name, instance, and how to report on it.
 struct Built {
@@ -44,77 +50,98 @@ struct Built {
 
 /// One chain as built: the steps that were built, and whether all were (and,
 /// after starting, whether all started).
-struct BuiltChain<'a> {
-    plan: &'a ChainPlan,
+struct BuiltChain {
     steps: Vec<Built>,
     complete: bool,
 }
 
-/// Verifies `plan` with plugins from `loader`; cases run with `limits`.
-pub(crate) async fn verify(plan: &Plan, loader: &Loader, limits: Limits, log: Log) -> Report {
-    let mut report = Report::default();
-
-    // Build every step of every chain (the host's reload step 2).
-    let mut chains = Vec::new();
+/// Verifies one chain with plugins from `loader`, into `report`; cases run
+/// with `limits`. Before plugin code runs, `report` is told what runs (see
+/// [`crate::child`]: a plugin may kill the process).
+pub(crate) async fn verify_chain(
+    chain: &ChainPlan,
+    loader: &Loader,
+    limits: Limits,
+    log: Log,
+    report: &mut Report,
+) {
+    // Build every step (the host's reload step 2).
     let mut opened = HashMap::new();
-    for chain in &plan.chains {
-        let mut built = BuiltChain {
-            plan: chain,
-            steps: Vec::new(),
-            complete: true,
-        };
-        for (index, step) in chain.steps.iter().enumerate() {
-            match build(loader, &mut opened, chain, index, step, log) {
-                Ok(step) => built.steps.push(step),
-                Err((failure, what)) => {
-                    report.step_failed(failure, what);
-                    built.complete = false;
-                }
+    let mut built = BuiltChain {
+        steps: Vec::new(),
+        complete: true,
+    };
+    for (index, step) in chain.steps.iter().enumerate() {
+        let doing = format!(
+            "{} ({}): loading and building it",
+            step_label(chain, index, step),
+            step.plugin_file_name
+        );
+        report.stage(Failure::Load, &doing);
+        match build(loader, &mut opened, chain, index, step, log) {
+            Ok(step) => built.steps.push(step),
+            Err((failure, what)) => {
+                report.step_failed(failure, what);
+                built.complete = false;
             }
         }
-        chains.push(built);
     }
 
     // Start every service that was built (the host's reload step 5; the host
     // would stop before this on a build error, verify goes on to find more).
     let stop = CancellationToken::new();
-    for chain in &mut chains {
-        for step in &chain.steps {
-            match start(step, &stop, log).await {
-                Ok(()) => report.step_passed(),
-                Err(what) => {
-                    report.step_failed(Failure::Config, what);
-                    chain.complete = false;
-                }
+    for step in &built.steps {
+        report.stage(Failure::Config, &format!("{}: starting it", step.label));
+        match start(step, &stop, log).await {
+            Ok(()) => report.step_passed(),
+            Err(what) => {
+                report.step_failed(Failure::Config, what);
+                built.complete = false;
             }
         }
     }
 
-    // Request cases, through the host's chain, for chains that are complete.
-    for chain in &chains {
-        for (index, case) in chain.plan.cases.iter().enumerate() {
-            let mut fields = chain_fields(chain.plan);
-            fields.push(("case", json!(case.name)));
-            if !chain.complete {
-                fields.push((
-                    "reason",
-                    json!("a plugin of this chain failed to load or start"),
-                ));
-                log.warn("request case skipped", fields);
-                report.case_skipped();
-                continue;
-            }
-            match run_case(chain.plan, &chain.steps, index, case, limits, fields, log).await {
-                Ok(()) => report.case_passed(),
-                Err(what) => report.case_failed(what),
-            }
+    // Request cases, through the host's chain, if the chain is complete.
+    for (index, case) in chain.cases.iter().enumerate() {
+        let mut fields = chain_fields(chain);
+        fields.push(("case", json!(case.name)));
+        if !built.complete {
+            fields.push((
+                "reason",
+                json!("a plugin of this chain failed to load or start"),
+            ));
+            log.warn("request case skipped", fields);
+            report.case_skipped();
+            continue;
+        }
+        report.stage(Failure::Case, &case_label(chain, case));
+        match run_case(chain, &built.steps, index, case, limits, fields, log).await {
+            Ok(()) => report.case_passed(),
+            Err(what) => report.case_failed(what),
         }
     }
 
     // Stop (the host cancels a generation's token when it is replaced).
+    report.stage(
+        Failure::Config,
+        &format!("'{}': stopping its services", chain.id),
+    );
     stop.cancel();
     log.debug("services stopped", vec![]);
-    report
+}
+
+/// How a request case is named in the summary line.
+fn case_label(chain: &ChainPlan, case: &Case) -> String {
+    format!(
+        "{} '{}' case '{}'",
+        if chain.auth_config {
+            "auth config"
+        } else {
+            "plugin"
+        },
+        chain.id,
+        case.name
+    )
 }
 
 /// Log fields naming a chain.
@@ -196,6 +223,9 @@ fn build(
                 ),
             );
             let library = loader.library(&step.plugin_file_name).map_err(fail)?;
+            if library.panic_strategy() == PanicStrategy::Unrecorded {
+                log.warn(UNRECORDED, fields.clone());
+            }
             opened.insert(step.plugin_file_name.clone(), Arc::clone(&library));
             library
         }
@@ -204,6 +234,7 @@ fn build(
         ("interface", json!(library.interface())),
         ("build", json!(library.build_info())),
         ("exports", json!(library.plugin_names())),
+        ("panic", json!(library.panic_strategy().as_str())),
     ];
     log.debug(
         "library opened; building the plugin from its config",
@@ -229,6 +260,7 @@ fn classify(error: &LoadError) -> (Failure, &'static str, &'static str) {
         LoadError::Interface { .. } => (Failure::Load, "interface", NOT_LOADED),
         LoadError::Layout { .. } => (Failure::Load, "layout", NOT_LOADED),
         LoadError::UnknownPlugin { .. } => (Failure::Load, "export", NOT_LOADED),
+        LoadError::PanicAbort { .. } => (Failure::Load, "panic", NOT_LOADED),
         LoadError::Config { .. } => (Failure::Config, "config", "plugin config invalid"),
         LoadError::Factory { .. } => (Failure::Config, "build", "plugin could not be built"),
     }
@@ -314,17 +346,7 @@ async fn run_case(
         );
         return Ok(());
     }
-    let what = format!(
-        "{} '{}' case '{}': {}",
-        if chain.auth_config {
-            "auth config"
-        } else {
-            "plugin"
-        },
-        chain.id,
-        case.name,
-        diff.join(" ")
-    );
+    let what = format!("{}: {}", case_label(chain, case), diff.join(" "));
     log.error(
         "request case failed",
         with(fields, [("diff", json!(diff)), ("got", got)]),

@@ -7,6 +7,7 @@ use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, ROOT_MO
 
 use super::{
     abi::{v1_0, v1_1, v1_2, FactoryError, Instance},
+    symbols::{self, PanicStrategy},
     LoadError,
 };
 
@@ -27,6 +28,7 @@ pub struct Library {
     path: PathBuf,
     interface: String,
     build_info: Option<String>,
+    panic_strategy: PanicStrategy,
     module: Module,
 }
 
@@ -40,6 +42,11 @@ impl Library {
             file: file.clone(),
             reason,
         })?;
+        // Before dlopen: a library's initializers are plugin code too.
+        let panic_strategy = symbols::panic_strategy(mapped);
+        if panic_strategy == PanicStrategy::Abort {
+            return Err(LoadError::PanicAbort { file });
+        }
         let header: &'static LibHeader =
             lib_header_from_path(mapped).map_err(|e| LoadError::Open {
                 file: file.clone(),
@@ -96,8 +103,14 @@ impl Library {
             path: path.to_path_buf(),
             interface,
             build_info,
+            panic_strategy,
             module,
         })
+    }
+
+    /// The panic strategy the library records (see [`PanicStrategy`]).
+    pub fn panic_strategy(&self) -> PanicStrategy {
+        self.panic_strategy
     }
 
     /// The file this library was loaded from.

@@ -7,19 +7,19 @@ mod elf;
 mod layout;
 mod library;
 mod path;
+mod staging;
+mod symbols;
 
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
-    },
+    sync::{Arc, Mutex},
 };
 
 use abi::FactoryErrorKind;
 pub use abi::Instance;
 pub use library::{Library, SUPPORTED_INTERFACES};
+pub use symbols::PanicStrategy;
 
 use sha2::{Digest, Sha256};
 
@@ -68,6 +68,16 @@ pub enum LoadError {
         /// abi_stable's report, trimmed.
         reason: String,
     },
+    /// Built with `panic = "abort"`: its first panic would end the host.
+    #[error(
+        "{file}: built with panic = \"abort\": its first panic would kill the host, which \
+         contains plugin panics only when they unwind; remove panic = \"abort\" from the \
+         plugin's Cargo.toml profiles (and -C panic=abort from RUSTFLAGS) and rebuild"
+    )]
+    PanicAbort {
+        /// The file.
+        file: String,
+    },
     /// `exportedSymbolName` is not exported by the library.
     #[error("{file}: exports no plugin named '{name}'; it exports: {available}")]
     UnknownPlugin {
@@ -102,8 +112,13 @@ pub enum LoadError {
 
 /// SHA-256 of a file's content, hex, read in a streaming fashion.
 fn file_hash(path: &Path) -> std::io::Result<String> {
+    hash_reader(&mut std::fs::File::open(path)?)
+}
+
+/// SHA-256 of everything `reader` yields, hex, streamed.
+fn hash_reader(reader: &mut impl std::io::Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    std::io::copy(reader, &mut hasher)?;
     Ok(hasher
         .finalize()
         .iter()
@@ -129,13 +144,13 @@ fn trim(text: &str) -> String {
 ///
 /// Libraries are never unloaded (abi_stable leaks them on purpose), so the cache
 /// is keyed by content: reloading an unchanged file reuses the loaded library, and
-/// memory does not grow. Each library is mapped from a private, content-addressed
-/// copy, so new content under an old file name is really loaded (the dynamic
-/// loader would hand back the library it already has for a known path), and
-/// rewriting the plugin directory can never corrupt a library in use.
+/// memory does not grow. Each library is mapped from a private copy (see
+/// [`staging`]), so new content under an old file name is really loaded (the
+/// dynamic loader would hand back the library it already has for a known path),
+/// and rewriting the plugin directory can never corrupt a library in use.
 pub struct Loader {
     plugin_dir: PathBuf,
-    copy_dir: PathBuf,
+    staging: staging::Staging,
     libraries: Mutex<Cache>,
 }
 
@@ -146,16 +161,21 @@ struct Cache {
 }
 
 impl Loader {
-    /// A loader for `plugin_dir`; private copies go under `$TMPDIR/gatehouse-libraries`.
+    /// A loader for `plugin_dir`; private copies are made under `$TMPDIR`.
     pub fn new(plugin_dir: impl Into<PathBuf>) -> Self {
-        Self::with_copy_dir(plugin_dir, std::env::temp_dir().join("gatehouse-libraries"))
+        Self::with_copy_dir(plugin_dir, std::env::temp_dir())
     }
 
-    /// A loader for `plugin_dir` that keeps its private copies in `copy_dir`.
+    /// A loader for `plugin_dir` that makes its private copies under `copy_dir`
+    /// (created 0700 if missing; refused at load if another user could change
+    /// entries in it). Each copy gets a fresh directory there and is removed
+    /// right after it is mapped; leftovers of crashed processes are removed now.
     pub fn with_copy_dir(plugin_dir: impl Into<PathBuf>, copy_dir: impl Into<PathBuf>) -> Self {
+        let staging = staging::Staging::new(copy_dir.into());
+        staging.remove_stale();
         Self {
             plugin_dir: plugin_dir.into(),
-            copy_dir: copy_dir.into(),
+            staging,
             libraries: Mutex::new(Cache::default()),
         }
     }
@@ -174,7 +194,7 @@ impl Loader {
     /// Opens (or reuses) the library `file_name` inside the plugin directory.
     ///
     /// The host never maps a file of the plugin directory itself: it maps a
-    /// private copy named by content hash. Overwriting a mapped library in place
+    /// private copy, removed once mapped. Overwriting a mapped library in place
     /// (as `cp` does) would corrupt the running process; with the copy, the
     /// plugin directory can be rewritten at any time and takes effect on reload.
     pub fn library(&self, file_name: &str) -> Result<Arc<Library>, LoadError> {
@@ -190,36 +210,35 @@ impl Loader {
             return Ok(Arc::clone(library));
         }
         drop(cache);
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let staging = format!("cannot copy it into {}", self.copy_dir.display());
-        std::fs::create_dir_all(&self.copy_dir).map_err(|e| failed(&staging, e))?;
-        static INCOMING: AtomicU64 = AtomicU64::new(0);
-        let incoming = self.copy_dir.join(format!(
-            ".incoming-{}-{}-{name}",
-            std::process::id(),
-            INCOMING.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::copy(&path, &incoming).map_err(|e| failed(&staging, e))?;
-        // Named by what the copy really holds (the original may change meanwhile).
-        let hash = file_hash(&incoming).map_err(|e| failed(&staging, e))?;
+        let staged = self.staging.stage(&path).map_err(|e| LoadError::Open {
+            file: path.display().to_string(),
+            reason: format!("cannot make a private copy to load: {e}"),
+        })?;
+        // Keyed by what the copy really holds (the original may change meanwhile).
         let mut cache = self.libraries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(library) = cache.by_hash.get(&hash) {
-            let _ = std::fs::remove_file(&incoming);
+        if let Some(library) = cache.by_hash.get(staged.hash()) {
             return Ok(Arc::clone(library));
         }
-        let private = self.copy_dir.join(format!("{}-{name}", &hash[..16]));
-        std::fs::rename(&incoming, &private).map_err(|e| failed(&staging, e))?;
-        let library = Arc::new(Library::open(&private, &path)?);
+        // The copy is unlinked when `staged` drops, right after dlopen.
+        let library = Arc::new(Library::open(staged.path(), &path)?);
+        let hash = staged.hash().to_string();
+        drop(staged);
         tracing::info!(
             file = %path.display(),
             interface = library.interface(),
             build = library.build_info().unwrap_or("-"),
             plugins = ?library.plugin_names(),
+            panic = library.panic_strategy().as_str(),
             "plugin library loaded"
         );
+        if library.panic_strategy() == PanicStrategy::Unrecorded {
+            tracing::warn!(
+                file = %path.display(),
+                "plugin library does not record its panic strategy (built against interface \
+                 1.0/1.1 or an older 1.2): if it was built with panic = \"abort\", its first \
+                 panic kills the host; rebuild it against gatehouse-plugin-api 1.2 to have it checked"
+            );
+        }
         cache.by_hash.insert(hash, Arc::clone(&library));
         Ok(library)
     }

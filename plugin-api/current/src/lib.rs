@@ -29,11 +29,14 @@
 //!   plugin that needs request data after its future ends (a spawned task, a
 //!   blocking thread) copies just those fields. Plugins built against 1.0 and 1.1
 //!   still load: the host calls them through their frozen copies, by value.
+//!   Additive, within 1.2: the exported [`panic_strategy`] marker symbol, which
+//!   lets the host refuse libraries built with `panic = "abort"` before loading them.
 //!
 //! Plugin authors normally use `gatehouse-plugin-sdk`, which wraps this crate.
 #![allow(non_local_definitions)] // emitted by #[sabi_trait] on recent compilers
 
 mod module;
+pub mod panic_strategy;
 mod service;
 mod types;
 
