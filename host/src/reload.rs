@@ -151,8 +151,11 @@ impl Reloader {
                     failure_mode_allow: auth.failure_mode_allow,
                     ..self.limits
                 };
-                let chain = Chain::new(auth.id(), steps, limits)
+                let mut chain = Chain::new(auth.id(), steps, limits)
                     .with_owned_headers(auth.failure_mode_allow_remove_headers.clone());
+                if let Some(expr) = &auth.boolean_expr {
+                    chain = chain.with_expr(expr.clone());
+                }
                 (auth.id(), Arc::new(chain))
             })
             .collect();

@@ -2,6 +2,8 @@
 //! mutations merge. Pure logic over [`Step`] trait objects: unit-tested without
 //! any plugin library.
 
+pub mod boolean;
+pub mod expr;
 pub mod fail_open;
 mod headers;
 mod input;
@@ -22,6 +24,7 @@ use crate::{
     logging::Throttle,
     model::{Allowed, AppendAction, Decision, Denied, HeaderOp, Request, State, StepOutcome},
 };
+use expr::Expr;
 use fail_open::OwnedHeaders;
 use headers::HeaderMerge;
 
@@ -133,6 +136,8 @@ pub struct Chain {
     steps: Vec<ChainStep>,
     limits: Limits,
     owned: OwnedHeaders,
+    /// `spec.booleanExpr`; `None` runs every step in order (AND).
+    expr: Option<Expr>,
 }
 
 impl Chain {
@@ -143,7 +148,15 @@ impl Chain {
             steps,
             limits,
             owned: OwnedHeaders::default(),
+            expr: None,
         }
+    }
+
+    /// Decides with `expr` (Gloo's `booleanExpr`) instead of "every step allows";
+    /// see [`boolean`] for the semantics.
+    pub fn with_expr(mut self, expr: Expr) -> Self {
+        self.expr = Some(expr);
+        self
     }
 
     /// Declares upstream headers this chain owns (`spec.failureModeAllowRemoveHeaders`):
@@ -180,53 +193,76 @@ impl Chain {
         state: State,
         observer: &dyn Observer,
     ) -> Decision {
-        let deadline = Instant::now() + self.limits.chain_deadline;
-        let mut effects = Effects::new(request, state);
-        let mut cache = RequestCache::default();
-
-        for step in &self.steps {
-            let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
-            let started = Instant::now();
-            let result = self
-                .call(step, request, &effects.state, &mut cache, deadline)
-                .instrument(span.clone())
-                .await;
-            let elapsed = started.elapsed();
-            span.record("micros", elapsed.as_micros() as u64);
-            let outcome = match result {
-                Ok(outcome) => outcome,
-                Err(error) => {
-                    let kind = match error {
-                        StepError::Plugin(_) => StepResult::Error,
-                        StepError::Panic(_) => StepResult::Panic,
-                        StepError::Timeout(_) => StepResult::Timeout,
-                    };
-                    span.record("decision", kind.as_str());
-                    observer.step(&self.id, &step.name, kind, elapsed);
-                    return self.on_failure(&step.name, error, effects);
-                }
-            };
-            let kind = if outcome.allow {
-                StepResult::Allow
-            } else {
-                StepResult::Deny
-            };
-            span.record("decision", kind.as_str());
-            observer.step(&self.id, &step.name, kind, elapsed);
-            let _entered = span.enter();
-            tracing::debug!(status = outcome.status, "step done");
-            if !outcome.allow {
-                return deny(outcome, &step.name);
-            }
-            if self.limits.failure_mode_allow {
-                self.owned
-                    .learn(&outcome.request_headers, &outcome.remove_request_headers);
-            }
-            effects.apply(outcome);
+        let mut run = Run {
+            request,
+            effects: Effects::new(request, state),
+            cache: RequestCache::default(),
+            deadline: Instant::now() + self.limits.chain_deadline,
+        };
+        if let Some(expr) = &self.expr {
+            return self.run_expr(expr, run, observer).await;
         }
+        for index in 0..self.steps.len() {
+            match self.step(index, &mut run, observer).await {
+                Ok(None) => {}
+                Ok(Some(denial)) => return deny(denial, &self.steps[index].name),
+                Err(error) => return self.on_failure(&self.steps[index].name, error, run.effects),
+            }
+        }
+        self.allow(run.effects)
+    }
+
+    /// The allow of a chain whose steps said yes.
+    fn allow(&self, mut effects: Effects<'_>) -> Decision {
         // The chain owns its failure-mode marker: a client's copy never passes.
         effects.upstream.remove_untouched(FAILURE_MODE_HEADER);
         Decision::Allow(effects.into_allowed())
+    }
+
+    /// Runs step `index`: `Ok(None)` when it allowed (its effects are taken
+    /// over), `Ok(Some(outcome))` when it denied.
+    async fn step(
+        &self,
+        index: usize,
+        run: &mut Run<'_>,
+        observer: &dyn Observer,
+    ) -> Result<Option<StepOutcome>, StepError> {
+        let step = &self.steps[index];
+        let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
+        let started = Instant::now();
+        let result = self
+            .call(
+                step,
+                run.request,
+                &run.effects.state,
+                &mut run.cache,
+                run.deadline,
+            )
+            .instrument(span.clone())
+            .await;
+        let elapsed = started.elapsed();
+        span.record("micros", elapsed.as_micros() as u64);
+        let kind = match &result {
+            Ok(outcome) if outcome.allow => StepResult::Allow,
+            Ok(_) => StepResult::Deny,
+            Err(StepError::Plugin(_)) => StepResult::Error,
+            Err(StepError::Panic(_)) => StepResult::Panic,
+            Err(StepError::Timeout(_)) => StepResult::Timeout,
+        };
+        span.record("decision", kind.as_str());
+        observer.step(&self.id, &step.name, kind, elapsed);
+        let outcome = result?;
+        let _entered = span.enter();
+        tracing::debug!(status = outcome.status, "step done");
+        if !outcome.allow {
+            return Ok(Some(outcome));
+        }
+        if self.limits.failure_mode_allow {
+            self.owned
+                .learn(&outcome.request_headers, &outcome.remove_request_headers);
+        }
+        run.effects.apply(outcome);
+        Ok(None)
     }
 
     /// A step could not decide: deny (fail closed) unless the auth config opted in
@@ -292,6 +328,14 @@ impl Chain {
 
 /// Step failures are logged at most this often (a client may cause them at will).
 static FAILURES: Throttle = Throttle::new(20);
+
+/// One chain run in progress.
+struct Run<'r> {
+    request: &'r Request,
+    effects: Effects<'r>,
+    cache: RequestCache,
+    deadline: Instant,
+}
 
 /// What the allowing steps of one run did so far.
 struct Effects<'r> {

@@ -354,3 +354,102 @@ async fn fail_closed_chains_do_not_learn_and_deny_without_effects() {
     }
     assert!(chain.owned.names().is_empty());
 }
+
+/// A step that allows (setting `x-<name>: yes` and state `<name>`) or denies
+/// with `status`, counting its calls.
+fn verdict_step(name: &str, allows: bool, status: u16) -> (ChainStep, Arc<AtomicUsize>) {
+    let owned = name.to_string();
+    step(name, move |_| {
+        Ok(if allows {
+            StepOutcome {
+                request_headers: vec![header(
+                    &format!("x-{owned}"),
+                    "yes",
+                    AppendAction::OverwriteIfExistsOrAdd,
+                )],
+                state_set: vec![(owned.clone(), "ok".into())],
+                ..allow()
+            }
+        } else {
+            StepOutcome {
+                status,
+                body: format!("{owned} says no"),
+                ..Default::default()
+            }
+        })
+    })
+}
+
+/// Runs `expr` over steps `basic` (allow?), `apikey` (allow?), `policy` (allow?).
+async fn decide(expr: &str, verdicts: [bool; 3]) -> (Decision, Vec<usize>) {
+    let names = ["basic", "apikey", "policy"];
+    let (steps, calls): (Vec<_>, Vec<_>) = names
+        .iter()
+        .zip(verdicts)
+        .zip([401, 401, 403])
+        .map(|((n, v), s)| verdict_step(n, v, s))
+        .unzip();
+    let expr = expr::parse(expr, |n| names.iter().position(|m| *m == n)).unwrap();
+    let chain = Chain::new("c", steps, Limits::default()).with_expr(expr);
+    let decision = chain.run(&Request::default(), &NoObserver).await;
+    (
+        decision,
+        calls.iter().map(|c| c.load(Ordering::SeqCst)).collect(),
+    )
+}
+
+#[tokio::test]
+async fn boolean_expr_short_circuits_left_to_right() {
+    let (decision, calls) = decide("(basic || apikey) && policy", [true, false, true]).await;
+    let Decision::Allow(allowed) = decision else {
+        panic!("allowed: {decision:?}")
+    };
+    assert_eq!(calls, vec![1, 0, 1], "apikey never runs once basic allowed");
+    assert_eq!(
+        allowed.set_headers,
+        vec![
+            ("x-basic".into(), "yes".into()),
+            ("x-policy".into(), "yes".into())
+        ]
+    );
+    assert_eq!(allowed.state.get("basic").map(String::as_str), Some("ok"));
+
+    let (decision, calls) = decide("(basic || apikey) && policy", [false, true, true]).await;
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
+    assert_eq!(calls, vec![1, 1, 1]);
+}
+
+#[tokio::test]
+async fn a_false_expression_returns_the_last_denial() {
+    let (decision, calls) = decide("basic || apikey", [false, false, true]).await;
+    match decision {
+        Decision::Deny(d) => assert_eq!((d.status, d.body.as_str()), (401, "apikey says no")),
+        other => panic!("denied: {other:?}"),
+    }
+    assert_eq!(calls, vec![1, 1, 0]);
+    let (decision, _) = decide("basic && !apikey", [true, true, true]).await;
+    match decision {
+        Decision::Deny(d) => assert_eq!((d.status, d.body.as_str()), (403, "")),
+        other => panic!("a negated allow with no denial is a 403: {other:?}"),
+    }
+    let (decision, _) = decide("!policy || apikey", [true, true, false]).await;
+    assert!(
+        matches!(decision, Decision::Allow(_)),
+        "NOT of a denial allows: {decision:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_step_in_an_expression_fails_closed() {
+    let (ok, _) = verdict_step("basic", false, 401);
+    let (fail, _) = step("broken", |_| Err(StepError::Plugin("down".into())));
+    let expr = expr::parse("basic || !broken", |n| {
+        ["basic", "broken"].iter().position(|m| *m == n)
+    })
+    .unwrap();
+    let chain = Chain::new("c", vec![ok, fail], Limits::default()).with_expr(expr);
+    match chain.run(&Request::default(), &NoObserver).await {
+        Decision::Deny(d) => assert!(d.reason.contains("failed"), "{d:?}"),
+        other => panic!("a failure is never `false` under `!`: {other:?}"),
+    }
+}

@@ -2,12 +2,16 @@
 
 use std::collections::BTreeSet;
 
-use serde::Deserialize;
+use serde::{de::IgnoredAny, Deserialize};
 
 use super::{AuthConfig, ConfigError, StepConfig};
+use crate::chain::expr::{self, Expr};
 
+/// Every level refuses keys it does not know: a Gloo field this host does not
+/// implement must fail loudly, never be ignored (an ignored `booleanExpr` once
+/// turned "basic OR api key" into AND).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Document {
     #[serde(default)]
     #[allow(dead_code)] // accepted for Gloo compatibility, any group/version
@@ -15,24 +19,57 @@ struct Document {
     kind: String,
     metadata: Metadata,
     spec: Spec,
+    /// Written by controllers (`kubectl get -o yaml` has it); read-only.
+    #[serde(default)]
+    #[allow(dead_code)]
+    status: IgnoredAny,
 }
 
+/// Kubernetes ObjectMeta: `name` and `namespace` are used, the fields a cluster
+/// adds are accepted and ignored, anything else is refused.
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(dead_code)]
 struct Metadata {
     name: String,
     #[serde(default)]
     namespace: Option<String>,
+    #[serde(default)]
+    labels: IgnoredAny,
+    #[serde(default)]
+    annotations: IgnoredAny,
+    #[serde(default)]
+    uid: IgnoredAny,
+    #[serde(default)]
+    resource_version: IgnoredAny,
+    #[serde(default)]
+    generation: IgnoredAny,
+    #[serde(default)]
+    creation_timestamp: IgnoredAny,
+    #[serde(default)]
+    managed_fields: IgnoredAny,
+    #[serde(default)]
+    owner_references: IgnoredAny,
+    #[serde(default)]
+    finalizers: IgnoredAny,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct Spec {
     configs: Vec<StepDocument>,
+    /// Gloo's expression over the configs' names.
+    #[serde(default)]
+    boolean_expr: Option<String>,
     #[serde(default)]
     failure_mode_allow: bool,
     /// Gatehouse's own: upstream headers a fail-open allow removes.
     #[serde(default)]
     failure_mode_allow_remove_headers: Vec<String>,
+    /// Gloo's validation status, set by its controller; read-only.
+    #[serde(default)]
+    #[allow(dead_code)]
+    namespaced_statuses: IgnoredAny,
 }
 
 /// One entry of `spec.configs`. Gloo has other step kinds (oauth2, apiKeyAuth…);
@@ -40,6 +77,9 @@ struct Spec {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct StepDocument {
+    /// Gloo's `Config.name`, for `booleanExpr` (the step's `pluginAuth.name` works too).
+    #[serde(default)]
+    name: Option<String>,
     plugin_auth: PluginAuth,
 }
 
@@ -86,12 +126,16 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
                 "spec.configs: an auth config needs at least one step".into(),
             ));
         }
+        let boolean_expr = match &doc.spec.boolean_expr {
+            Some(text) => Some(boolean_expr(text, &doc.spec.configs).map_err(invalid)?),
+            None => None,
+        };
         let steps = doc
             .spec
             .configs
             .into_iter()
             .enumerate()
-            .map(|(i, StepDocument { plugin_auth: p })| {
+            .map(|(i, StepDocument { plugin_auth: p, .. })| {
                 for (field, value) in [
                     ("name", &p.name),
                     ("pluginFileName", &p.plugin_file_name),
@@ -117,6 +161,7 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
             steps,
             failure_mode_allow: doc.spec.failure_mode_allow,
             failure_mode_allow_remove_headers: doc.spec.failure_mode_allow_remove_headers,
+            boolean_expr,
             origin: where_.clone(),
         };
         if !ids.insert(config.id()) {
@@ -134,6 +179,31 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
         });
     }
     Ok(configs)
+}
+
+/// Parses `spec.booleanExpr` over the configs' names: each entry answers to its
+/// `name` and to its `pluginAuth.name` (Gloo uses the latter for plugin steps);
+/// a name shared by two entries is refused, as is one that names none.
+fn boolean_expr(text: &str, configs: &[StepDocument]) -> Result<Expr, String> {
+    fn names(c: &StepDocument) -> BTreeSet<&str> {
+        [c.name.as_deref(), Some(c.plugin_auth.name.as_str())]
+            .into_iter()
+            .flatten()
+            .filter(|n| !n.trim().is_empty())
+            .collect()
+    }
+    let mut owner = std::collections::BTreeMap::new();
+    for (index, config) in configs.iter().enumerate() {
+        for name in names(config) {
+            if let Some(first) = owner.insert(name, index) {
+                return Err(format!(
+                    "spec.configs[{index}]: the name '{name}' is also spec.configs[{first}]'s; \
+                     booleanExpr needs a unique name per config"
+                ));
+            }
+        }
+    }
+    expr::parse(text, |name| owner.get(name).copied()).map_err(|e| format!("spec.{e}"))
 }
 
 #[cfg(test)]
@@ -193,7 +263,9 @@ spec:
 
         let e = error("kind: AuthConfig\nmetadata: {name: x}\nspec:\n  configs:\n  - oauth2: {}\n");
         assert!(
-            e.contains("spec.configs[0].oauth2: unknown field `oauth2`, expected `pluginAuth`"),
+            e.contains(
+                "spec.configs[0].oauth2: unknown field `oauth2`, expected `name` or `pluginAuth`"
+            ),
             "{e}"
         );
 
@@ -215,5 +287,85 @@ spec:
             e.contains("spec.configs: an auth config needs at least one step"),
             "{e}"
         );
+    }
+
+    const BOOLEAN: &str = "apiVersion: enterprise.gloo.solo.io/v1
+kind: AuthConfig
+metadata:
+  name: either
+  namespace: gloo-system
+  labels: {app: x}
+  resourceVersion: \"42\"
+spec:
+  booleanExpr: (basic || apikey) && !blocked
+  configs:
+  - name: basic
+    pluginAuth: {name: basic-step, pluginFileName: a.so, exportedSymbolName: A}
+  - pluginAuth: {name: apikey, pluginFileName: a.so, exportedSymbolName: A}
+  - pluginAuth: {name: blocked, pluginFileName: a.so, exportedSymbolName: A}
+status: {state: Accepted}
+";
+
+    #[test]
+    fn boolean_expr_resolves_entry_and_plugin_names() {
+        use crate::chain::expr::Expr::{And, Not, Or, Step};
+        let configs = parse_documents(BOOLEAN, "b.yaml").unwrap();
+        assert_eq!(
+            configs[0].boolean_expr,
+            Some(And(
+                Box::new(Or(Box::new(Step(0)), Box::new(Step(1)))),
+                Box::new(Not(Box::new(Step(2))))
+            ))
+        );
+        let by_plugin_name = BOOLEAN.replace("(basic ||", "(basic-step ||");
+        assert_eq!(
+            parse_documents(&by_plugin_name, "b.yaml").unwrap()[0].boolean_expr,
+            configs[0].boolean_expr
+        );
+        assert_eq!(
+            parse_documents(GLOO, "g.yaml").unwrap()[0].boolean_expr,
+            None
+        );
+    }
+
+    #[test]
+    fn boolean_expr_errors_name_the_position_and_the_config() {
+        let e = error(&BOOLEAN.replace("!blocked", "!oidc"));
+        let want = "bad.yaml, document 1: spec.booleanExpr at position 23: no config named 'oidc'";
+        assert!(e.starts_with(want), "{e}");
+        let e = error(&BOOLEAN.replace("name: blocked", "name: basic"));
+        assert!(
+            e.contains("spec.configs[2]: the name 'basic' is also spec.configs[0]'s"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_level() {
+        for (from, to, field) in [
+            (
+                "booleanExpr:",
+                "booleanExpression:",
+                "spec.booleanExpression: unknown field `booleanExpression`",
+            ),
+            (
+                "  labels: {app: x}",
+                "  labelz: {app: x}",
+                "metadata.labelz: unknown field `labelz`",
+            ),
+            (
+                "status: {state: Accepted}",
+                "statos: {}",
+                "unknown field `statos`",
+            ),
+            (
+                "  - name: basic\n",
+                "  - name: basic\n    when: []\n",
+                "spec.configs[0].when: unknown field `when`",
+            ),
+        ] {
+            let e = error(&BOOLEAN.replace(from, to));
+            assert!(e.contains(field), "{from} -> {to}: {e}");
+        }
     }
 }

@@ -37,6 +37,8 @@ pub struct AuthConfig {
     /// `spec.failureModeAllowRemoveHeaders` (Gatehouse's own): upstream headers
     /// the chain owns, removed from a fail-open allow unless a step set them.
     pub failure_mode_allow_remove_headers: Vec<String>,
+    /// `spec.booleanExpr`, parsed: how the steps' answers combine (None: all must allow).
+    pub boolean_expr: Option<crate::chain::expr::Expr>,
     /// Where it came from, for error messages (`file.yaml, document 2`).
     pub origin: String,
 }

@@ -1,0 +1,109 @@
+//! Gloo's `spec.booleanExpr` through the real binary and real plugins: a Gloo
+//! document with names on its config entries loads unchanged and decides with
+//! OR, NOT and parentheses, short-circuiting.
+
+use gatehouse_tests::{check_request, verdict, Host, PluginDir};
+
+const RH: &str = "librequired_header.so";
+const SH: &str = "libset_headers.so";
+
+/// `(team || service) && !blocked`, then a tagging step, as a Gloo user writes it.
+const EITHER: &str = "apiVersion: enterprise.gloo.solo.io/v1
+kind: AuthConfig
+metadata: {name: either, namespace: gloo-system}
+spec:
+  booleanExpr: ((team || service) && !blocked) && tag
+  configs:
+  - name: team
+    pluginAuth:
+      name: team-header
+      pluginFileName: librequired_header.so
+      exportedSymbolName: RequiredHeader
+      config: {requiredHeader: x-team, allowedValues: [platform]}
+  - name: service
+    pluginAuth:
+      name: service-header
+      pluginFileName: librequired_header.so
+      exportedSymbolName: RequiredHeader
+      config: {requiredHeader: x-service, allowedValues: [billing]}
+  - pluginAuth:
+      name: blocked
+      pluginFileName: librequired_header.so
+      exportedSymbolName: RequiredHeader
+      config: {requiredHeader: x-blocked, allowedValues: ['yes']}
+  - pluginAuth:
+      name: tag
+      pluginFileName: libset_headers.so
+      exportedSymbolName: SetHeaders
+      config: {headers: [{name: x-checked, value: 'yes'}]}
+";
+
+#[tokio::test]
+async fn boolean_expr_decides_with_or_not_and_parentheses() {
+    let plugins = PluginDir::with(&[RH, SH]);
+    let host = Host::start(EITHER, &plugins, &[])
+        .await
+        .unwrap_or_else(|f| panic!("gatehouse did not start: {f:?}"));
+    let decide = |headers: &'static [(&'static str, &'static str)]| {
+        let host = &host;
+        async move {
+            verdict(
+                &host
+                    .check(check_request(Some("gloo-system.either"), "/", headers))
+                    .await,
+            )
+        }
+    };
+    let team = decide(&[("x-team", "platform")]).await;
+    assert_eq!(team.header("x-checked"), Some("yes"), "{team:?}");
+    let service = decide(&[("x-service", "billing")]).await;
+    assert_eq!(service.header("x-checked"), Some("yes"), "{service:?}");
+    // Neither identity: the last denial (service-header's 401) is returned.
+    assert_eq!(
+        decide(&[("x-team", "intern")]).await.denied_status(),
+        Some(401)
+    );
+    // An identity, but the NOT-ed step allows: 403.
+    let blocked = decide(&[("x-team", "platform"), ("x-blocked", "yes")]).await;
+    assert_eq!(blocked.denied_status(), Some(403), "{blocked:?}");
+
+    let (_, metrics) = host.admin_get("/metrics");
+    let calls = |step: &str| {
+        metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("gatehouse_step_results_total")
+                    && l.contains(&format!("step=\"{step}\""))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum::<u64>()
+    };
+    assert_eq!(calls("team-header"), 4, "team runs every time:\n{metrics}");
+    assert_eq!(
+        calls("service-header"),
+        2,
+        "service runs only when team denied:\n{metrics}"
+    );
+    assert_eq!(
+        calls("tag"),
+        2,
+        "tag runs only when the rest is true:\n{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn an_expression_naming_an_unknown_config_is_refused_at_load() {
+    let plugins = PluginDir::with(&[RH, SH]);
+    let broken = EITHER.replace("!blocked", "!oidc");
+    let failure = match Host::start(&broken, &plugins, &[]).await {
+        Ok(_) => panic!("started with a booleanExpr naming no config"),
+        Err(failure) => failure,
+    };
+    assert!(
+        failure
+            .log
+            .contains("spec.booleanExpr at position 24: no config named 'oidc' in spec.configs"),
+        "{}",
+        failure.log
+    );
+}
