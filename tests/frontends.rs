@@ -15,16 +15,26 @@ use tokio::{
 };
 
 async fn demo_host(http: SocketAddr, spoe: SocketAddr) -> (Host, PluginDir) {
+    demo_host_with(
+        http,
+        spoe,
+        &["--http-gateway", "nginx", "--xff-trusted-hops", "1"],
+    )
+    .await
+}
+
+async fn demo_host_with(http: SocketAddr, spoe: SocketAddr, extra: &[&str]) -> (Host, PluginDir) {
     let plugins = PluginDir::with(&["librequired_header.so", "libset_headers.so"]);
     let config = std::fs::read_to_string(repo_root().join("deploy/demo/auth-configs.yaml"))
         .expect("demo auth configs");
     let (http, spoe) = (http.to_string(), spoe.to_string());
-    let args = [
+    let mut args = vec![
         "--http-listen",
         http.as_str(),
         "--spoe-listen",
         spoe.as_str(),
     ];
+    args.extend_from_slice(extra);
     match Host::start(&config, &plugins, &args).await {
         Ok(host) => (host, plugins),
         Err(e) => panic!("host did not start: {e:?}"),
@@ -38,17 +48,29 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// A check as deploy/nginx/nginx.conf sends it for `method uri`, to
+/// `/auth/<config>`, with `extra` header lines (each ending in CRLF).
+fn nginx_check(config: &str, method: &str, uri: &str, extra: &str) -> String {
+    format!(
+        "GET /auth/{config} HTTP/1.1\r\nHost: gatehouse_auth\r\nX-Original-URI: {uri}\r\n\
+         X-Original-Method: {method}\r\nX-Forwarded-Host: app.test\r\n\
+         X-Forwarded-Proto: http\r\nX-Forwarded-For: 203.0.113.7\r\n{extra}Connection: close\r\n\r\n"
+    )
+}
+
 #[tokio::test]
 async fn http_forward_auth_allows_with_headers_and_denies_with_the_plugin_status() {
     let (http, spoe) = (free_addr(), free_addr());
-    let (_host, _plugins) = demo_host(http, spoe).await;
+    let (host, _plugins) = demo_host(http, spoe).await;
 
-    // nginx auth_request style: original URI in X-Original-URI, config in the path.
-    let (status, headers, _) = http_exchange(
-        http,
-        "GET /auth/gatehouse.demo HTTP/1.1\r\nHost: app.test\r\nX-Original-URI: /demo/x\r\n\
-         X-Team: platform\r\nX-Internal-Debug: 1\r\nConnection: close\r\n\r\n",
+    // nginx auth_request: original request in X-Original-*, config in the path.
+    let check = nginx_check(
+        "gatehouse.demo",
+        "GET",
+        "/demo/x",
+        "X-Team: platform\r\nX-Internal-Debug: 1\r\n",
     );
+    let (status, headers, _) = http_exchange(http, &check);
     assert_eq!(status, 200, "{headers:?}");
     assert_eq!(header(&headers, "x-gatehouse-team"), Some("verified"));
     assert_eq!(header(&headers, "x-gatehouse-chain"), Some("demo"));
@@ -59,16 +81,65 @@ async fn http_forward_auth_allows_with_headers_and_denies_with_the_plugin_status
     );
     assert_eq!(header(&headers, "x-gatehouse-user-id"), Some("demo-user"));
 
-    // Traefik style, config id in a header: denied with the plugin's status and body.
-    let (status, _, body) = http_exchange(
-        http,
-        "GET /check HTTP/1.1\r\nHost: gatehouse\r\nX-Gatehouse-Config-Id: gatehouse.demo\r\n\
-         X-Forwarded-Method: GET\r\nX-Forwarded-Uri: /demo\r\nX-Forwarded-Host: app.test\r\n\
-         Connection: close\r\n\r\n",
-    );
+    // Denied with the plugin's status and body.
+    let (status, _, body) = http_exchange(http, &nginx_check("gatehouse.demo", "GET", "/demo", ""));
     assert_eq!((status, body.as_str()), (401, "missing header x-team"));
 
-    // Envoy HTTP mode: the original request replayed under /auth/<config_id>.
+    // Repeated copies are all judged: one outside the allowed values denies.
+    let check = nginx_check(
+        "gatehouse.demo",
+        "GET",
+        "/demo",
+        "X-Team: platform\r\nX-Team: intern\r\n",
+    );
+    assert_eq!(http_exchange(http, &check).0, 403);
+
+    // A client's x-gatehouse-config-id names nothing: no id in the path, denied;
+    // with one in the path, the path's chain judges.
+    let check = "GET /auth/ HTTP/1.1\r\nHost: gatehouse_auth\r\nX-Original-URI: /merge\r\n\
+                 X-Original-Method: GET\r\nX-Forwarded-Host: app.test\r\nX-Forwarded-Proto: http\r\n\
+                 X-Forwarded-For: 203.0.113.7\r\nX-Gatehouse-Config-Id: merge-example\r\n\
+                 Connection: close\r\n\r\n";
+    assert_eq!(http_exchange(http, check).0, 403);
+    let check = nginx_check(
+        "always-deny",
+        "GET",
+        "/deny",
+        "X-Gatehouse-Config-Id: merge-example\r\n",
+    );
+    assert_eq!(http_exchange(http, &check).0, 403);
+
+    // Other modes' headers next to nginx's change nothing.
+    let check = nginx_check(
+        "merge-example",
+        "DELETE",
+        "/merge/real",
+        "X-Forwarded-Uri: /public/x\r\nX-Forwarded-Method: GET\r\n",
+    );
+    assert_eq!(http_exchange(http, &check).0, 200);
+
+    // No X-Original-URI (a gateway that does not set it): refused, not judged
+    // on the check's own path.
+    let (status, _, _) = http_exchange(
+        http,
+        "GET /auth/merge-example/merge HTTP/1.1\r\nHost: gatehouse\r\nX-Forwarded-Uri: /merge\r\n\
+         X-Original-Method: GET\r\nX-Forwarded-Host: a\r\nX-Forwarded-Proto: http\r\n\
+         X-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 403);
+    assert!(
+        host.logs().contains("no x-original-uri header"),
+        "{}",
+        host.logs()
+    );
+}
+
+#[tokio::test]
+async fn http_gateway_modes_read_only_their_own_headers() {
+    // Envoy HTTP mode: the replayed request is the original; X-Forwarded-Uri /
+    // X-Original-URI / -Method are a client's and judge nothing.
+    let (http, spoe) = (free_addr(), free_addr());
+    let (_host, _plugins) = demo_host_with(http, spoe, &["--http-gateway", "envoy"]).await;
     let (status, headers, _) = http_exchange(
         http,
         "GET /auth/merge-example/merge?a=1 HTTP/1.1\r\nHost: app.test\r\none: foo\r\n\
@@ -77,13 +148,64 @@ async fn http_forward_auth_allows_with_headers_and_denies_with_the_plugin_status
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "one"), Some("bar, baz"));
     assert_eq!(header(&headers, "two"), Some("asd"));
-
-    // No config id at all: fail closed.
+    let (status, _, body) = http_exchange(
+        http,
+        "GET /auth/gatehouse.demo/demo HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-Uri: /public\r\n\
+         X-Original-URI: /public\r\nX-Gatehouse-Config-Id: merge-example\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!((status, body.as_str()), (401, "missing header x-team"));
     let (status, _, _) = http_exchange(
         http,
-        "GET /check HTTP/1.1\r\nHost: gatehouse\r\nConnection: close\r\n\r\n",
+        "GET /check HTTP/1.1\r\nHost: g\r\nX-Gatehouse-Config-Id: merge-example\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(status, 403);
+
+    // Traefik: X-Forwarded-*; an X-Original-URI is no substitute (refused).
+    let (http, spoe) = (free_addr(), free_addr());
+    let (_host, _plugins) = demo_host_with(
+        http,
+        spoe,
+        &["--http-gateway", "traefik", "--xff-trusted-hops", "1"],
+    )
+    .await;
+    let traefik = |uri_header: &str| {
+        format!(
+            "GET /auth/merge-example HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Method: GET\r\n\
+             {uri_header}: /merge\r\nX-Forwarded-Host: app.test\r\nX-Forwarded-Proto: http\r\n\
+             X-Forwarded-For: 198.51.100.4\r\nConnection: close\r\n\r\n"
+        )
+    };
+    assert_eq!(http_exchange(http, &traefik("X-Forwarded-Uri")).0, 200);
+    assert_eq!(http_exchange(http, &traefik("X-Original-URI")).0, 403);
+}
+
+#[tokio::test]
+async fn http_listen_without_a_gateway_does_not_start() {
+    let plugins = PluginDir::with(&["librequired_header.so", "libset_headers.so"]);
+    let config = std::fs::read_to_string(repo_root().join("deploy/demo/auth-configs.yaml"))
+        .expect("demo auth configs");
+    let http = free_addr().to_string();
+    let failure = match Host::start(&config, &plugins, &["--http-listen", &http]).await {
+        Ok(_) => panic!("started without --http-gateway"),
+        Err(failure) => failure,
+    };
+    assert_ne!(failure.code, Some(0));
+    assert!(failure.log.contains("--http-gateway"), "{}", failure.log);
+    let failure = match Host::start(
+        &config,
+        &plugins,
+        &["--http-listen", &http, "--http-gateway", "haproxy"],
+    )
+    .await
+    {
+        Ok(_) => panic!("started with an unknown gateway"),
+        Err(failure) => failure,
+    };
+    assert!(
+        failure.log.contains("nginx, traefik, caddy, envoy"),
+        "{}",
+        failure.log
+    );
 }
 
 /// The agent's next frame, which must arrive and be valid.

@@ -44,9 +44,18 @@ struct Cli {
     #[arg(long, env = "GATEHOUSE_LISTEN", default_value = "0.0.0.0:8083")]
     listen: SocketAddr,
     /// Address of the HTTP forward-auth frontend (nginx `auth_request`, Traefik
-    /// ForwardAuth, Envoy ext_authz HTTP mode); off unless set.
-    #[arg(long, env = "GATEHOUSE_HTTP_LISTEN")]
+    /// ForwardAuth, Caddy forward_auth, Envoy ext_authz HTTP mode); off unless
+    /// set. Needs --http-gateway.
+    #[arg(long, env = "GATEHOUSE_HTTP_LISTEN", requires = "http_gateway")]
     http_listen: Option<SocketAddr>,
+    /// The gateway in front of --http-listen: decides which headers describe the
+    /// original request (only those it sets itself); required with it.
+    #[arg(long, env = "GATEHOUSE_HTTP_GATEWAY", value_enum)]
+    http_gateway: Option<http::Gateway>,
+    /// HTTP frontend: the client is the Nth X-Forwarded-For address from the
+    /// right (1 behind one gateway that sets or appends it); 0: the TCP peer.
+    #[arg(long, env = "GATEHOUSE_XFF_TRUSTED_HOPS", default_value_t = 0)]
+    xff_trusted_hops: usize,
     /// Address of the HAProxy SPOE agent frontend; off unless set.
     #[arg(long, env = "GATEHOUSE_SPOE_LISTEN")]
     spoe_listen: Option<SocketAddr>,
@@ -181,12 +190,19 @@ async fn main() -> anyhow::Result<()> {
 
     let http_task = match cli.http_listen {
         Some(addr) => {
+            let trust = http::Trust {
+                gateway: cli
+                    .http_gateway
+                    .context("--http-listen needs --http-gateway")?,
+                trusted_hops: cli.xff_trusted_hops,
+            };
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr} (HTTP forward-auth)"))?;
             Some(tokio::spawn(http::serve(
                 listener,
                 router.clone(),
+                trust,
                 stop_accepting.clone().cancelled_owned(),
             )))
         }

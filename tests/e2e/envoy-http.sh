@@ -8,6 +8,7 @@ GW_NAME=envoy-http GW_PROXY_PORT=18301 GW_ECHO_PORT=18302 GW_GRPC_PORT=18303
 GW_GATEHOUSE_ADMIN_PORT=18304 GW_HTTP_PORT=18305 GW_SPOE_PORT=18306 GW_ADMIN_PORT=18307
 GW_WANT_401_BODY=1
 GW_WANT_DOWN=403     # failure_mode_allow: false -> 403
+GW_HTTP_GATEWAY=envoy
 # shellcheck source=tests/e2e/gateway-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/gateway-lib.sh"
 

@@ -1,10 +1,11 @@
 # shellcheck shell=bash
-# Shared by tests/e2e/{nginx,haproxy,envoy-http}.sh: echo upstream + gatehouse (with
-# --http-listen and --spoe-listen) on loopback, then one proxy in front, and the cases
-# every gateway must pass. Source after setting GW_NAME and the GW_*_PORT variables;
-# the script defines gw_start_proxy (start it; wait for it) and the expectations
-# GW_WANT_401_BODY (1 when the plugin's body reaches the client) and GW_WANT_DOWN
-# (the status when gatehouse is down).
+# Shared by tests/e2e/{nginx,haproxy,envoy-http,caddy,traefik}.sh: echo upstream +
+# gatehouse (with --http-listen and --spoe-listen) on loopback, then one proxy in front,
+# and the cases every gateway must pass. Source after setting GW_NAME and the GW_*_PORT
+# variables; the script defines gw_start_proxy (start it; wait for it) and the
+# expectations GW_WANT_401_BODY (1 when the plugin's body reaches the client) and
+# GW_WANT_DOWN (the status when gatehouse is down). A forward-auth gateway sets
+# GW_HTTP_GATEWAY (gatehouse --http-gateway) and gets the spoofing cases too.
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "${repo_root}"
@@ -29,7 +30,8 @@ trap 'stack_stop 2>/dev/null || true' EXIT
 
 # Renders FILE with this test's ports into $STACK_DIR/NAME.
 gw_render() {
-  sed -e "s/\b10001\b/${GW_PROXY_PORT}/g; s/\b10002\b/${GW_PROXY_PORT}/g; s/\b10003\b/${GW_PROXY_PORT}/g" \
+  sed -e "s/\b1000[1-5]\b/${GW_PROXY_PORT}/g" \
+    -e "s#deploy/traefik/#${STACK_DIR}/#g" \
     -e "s/\b9903\b/${GW_ADMIN_PORT:-0}/g; s/\b8081\b/${GW_ECHO_PORT}/g" \
     -e "s/\b8084\b/${GW_HTTP_PORT}/g; s/\b8085\b/${GW_SPOE_PORT}/g" \
     -e "s#deploy/haproxy/#${repo_root}/deploy/haproxy/#g" "$1" >"${STACK_DIR}/$2"
@@ -39,10 +41,12 @@ gw_start_backends() {
   mkdir -p "${STACK_DIR}" "${work}"
   stack_prepare_plugins && stack_start_echo &&
     stack_wait echo "echo upstream" stack_port_open "${GW_ECHO_PORT}" || return 1
-  NO_COLOR=1 stack_spawn gatehouse "${STACK_DIR}/gatehouse.log" \
+  # Debug lines of the HTTP frontend show what each check was judged as.
+  NO_COLOR=1 RUST_LOG=info,gatehouse::frontend::http=debug stack_spawn gatehouse "${STACK_DIR}/gatehouse.log" \
     "${STACK_GATEHOUSE_BIN}" --config "${STACK_AUTH_CONFIG}" --plugin-dir "${STACK_PLUGIN_DIR}" \
     --listen "127.0.0.1:${GW_GRPC_PORT}" --admin-listen "127.0.0.1:${GW_GATEHOUSE_ADMIN_PORT}" \
-    --http-listen "127.0.0.1:${GW_HTTP_PORT}" --spoe-listen "127.0.0.1:${GW_SPOE_PORT}"
+    --http-listen "127.0.0.1:${GW_HTTP_PORT}" --http-gateway "${GW_HTTP_GATEWAY:-nginx}" \
+    --xff-trusted-hops 1 --spoe-listen "127.0.0.1:${GW_SPOE_PORT}"
   stack_wait gatehouse "gatehouse admin /readyz" \
     curl -sf "http://127.0.0.1:${GW_GATEHOUSE_ADMIN_PORT}/readyz"
 }
@@ -82,6 +86,8 @@ gw_run_cases() {
   http unknown "/unknown/${run_id}"
   expect_eq "unknown config_id" status "${status}" 403 unknown
 
+  if [[ -n "${GW_HTTP_GATEWAY:-}" ]]; then gw_run_spoof_cases "${run_id}"; fi
+
   # Gatehouse down: the proxy's configured failure mode.
   local entry pid
   for entry in "${STACK_PIDS[@]}"; do
@@ -93,6 +99,53 @@ gw_run_cases() {
   http down "${p}" -H 'x-team: platform'
   expect_eq "gatehouse down" status "${status}" "${GW_WANT_DOWN}" down
   if reached_upstream "${p}"; then fail "gatehouse down: the upstream saw ${p}"; else pass "gatehouse down: never reached the upstream"; fi
+}
+
+# judged_as PATH: the frontend's debug line for the check of PATH (its method, path,
+# host and client as the chain got them); empty when there is none.
+judged_as() {
+  grep -F "forward-auth check" "${STACK_DIR}/gatehouse.log" | grep -F "path=\"$1\"" | tail -n 1
+}
+
+# field LINE NAME: NAME's value in a debug line (quotes dropped).
+field() {
+  sed -n "s/.* $2=\"\{0,1\}\([^\" ]*\).*/\1/p" <<<"$1"
+}
+
+# What a client sends to be judged as another request: every header some mode reads.
+gw_spoofs=(-H 'X-Forwarded-Uri: /public/x' -H 'X-Original-URI: /public/x'
+  -H 'X-Forwarded-Method: GET' -H 'X-Original-Method: GET' -H 'X-Forwarded-For: 6.6.6.6'
+  -H 'X-Forwarded-Host: evil.test' -H 'X-Gatehouse-Config-Id: merge-example')
+
+# Spoofed requests through the gateway: each is judged as the request the gateway
+# forwards, by the chain of its route. Legit requests passed in gw_run_cases.
+gw_run_spoof_cases() {
+  local run_id="$1" p line
+  p="/demo/spoof-${run_id}"
+  http spoof "${p}" -X DELETE "${gw_spoofs[@]}"
+  expect_eq "spoofed DELETE ${p} without x-team" status "${status}" 401 spoof
+  line="$(judged_as "${p}")"
+  expect_eq "spoofed" "judged method (X-Forwarded-Method: GET sent)" "$(field "${line}" method)" DELETE
+  expect_eq "spoofed" "judged path (X-Forwarded-Uri/X-Original-URI: /public/x sent)" \
+    "$(field "${line}" path)" "${p}"
+  if [[ -n "${line}" && "$(field "${line}" client)" != 6.6.6.6 && "$(field "${line}" host)" != evil.test ]]; then
+    pass "spoofed: client $(field "${line}" client), host $(field "${line}" host): not the client's X-Forwarded-For/-Host"
+  else
+    fail "spoofed: client/host taken from the client's headers" "line: ${line}"
+  fi
+  if grep -qxF "DELETE ${p}" "${STACK_REQUEST_LOG}"; then fail "spoofed: the upstream saw ${p}"; else pass "spoofed: never reached the upstream"; fi
+
+  p="/demo/spoof-ok-${run_id}"
+  http spoof_ok "${p}" "${gw_spoofs[@]}" -H 'x-team: platform'
+  expect_eq "spoofed, with x-team" status "${status}" 200 spoof_ok
+  expect_eq "spoofed, with x-team" "chain (x-gatehouse-chain)" "$(upstream_header spoof_ok x-gatehouse-chain)" demo
+
+  # A route naming no auth config (or an unknown one): the client's
+  # x-gatehouse-config-id picks no chain.
+  p="/other-${run_id}"
+  http spoof_id "${p}" -H 'X-Gatehouse-Config-Id: merge-example' -H 'one: foo'
+  expect_eq "x-gatehouse-config-id on ${p}" status "${status}" 403 spoof_id
+  if reached_upstream "${p}"; then fail "config-id spoof: the upstream saw ${p}"; else pass "config-id spoof: never reached the upstream"; fi
 }
 
 gw_main() {

@@ -8,6 +8,7 @@ GW_NAME=nginx GW_PROXY_PORT=18101 GW_ECHO_PORT=18102 GW_GRPC_PORT=18103
 GW_GATEHOUSE_ADMIN_PORT=18104 GW_HTTP_PORT=18105 GW_SPOE_PORT=18106
 GW_WANT_401_BODY=0   # auth_request cannot carry the plugin's body
 GW_WANT_DOWN=500     # auth subrequest failed -> 500
+GW_HTTP_GATEWAY=nginx
 # shellcheck source=tests/e2e/gateway-lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/gateway-lib.sh"
 
