@@ -107,3 +107,56 @@ async fn an_expression_naming_an_unknown_config_is_refused_at_load() {
         failure.log
     );
 }
+
+#[tokio::test]
+async fn a_shadow_step_is_counted_but_never_denies_nor_sets_headers() {
+    let config = "kind: AuthConfig
+metadata: {name: rollout}
+spec:
+  configs:
+  - shadow: true
+    pluginAuth:
+      name: new-policy
+      pluginFileName: librequired_header.so
+      exportedSymbolName: RequiredHeader
+      config: {requiredHeader: x-team, allowedValues: [platform]}
+  - shadow: true
+    pluginAuth:
+      name: new-tag
+      pluginFileName: libset_headers.so
+      exportedSymbolName: SetHeaders
+      config: {headers: [{name: x-new, value: 'yes'}]}
+  - pluginAuth:
+      name: tag
+      pluginFileName: libset_headers.so
+      exportedSymbolName: SetHeaders
+      config: {headers: [{name: x-checked, value: 'yes'}]}
+";
+    let plugins = PluginDir::with(&[RH, SH]);
+    let host = Host::start(config, &plugins, &[])
+        .await
+        .unwrap_or_else(|f| panic!("gatehouse did not start: {f:?}"));
+    for _ in 0..2 {
+        let allowed = verdict(&host.check(check_request(Some("rollout"), "/", &[])).await);
+        assert_eq!(allowed.header("x-checked"), Some("yes"), "{allowed:?}");
+        assert_eq!(
+            allowed.header("x-new"),
+            None,
+            "a shadow step changes no header"
+        );
+    }
+    let (_, metrics) = host.admin_get("/metrics");
+    for line in [
+        "gatehouse_step_results_total{auth_config=\"rollout\",result=\"deny\",shadow=\"true\",step=\"new-policy\"} 2",
+        "gatehouse_step_results_total{auth_config=\"rollout\",result=\"allow\",shadow=\"true\",step=\"new-tag\"} 2",
+        "gatehouse_step_results_total{auth_config=\"rollout\",result=\"allow\",shadow=\"false\",step=\"tag\"} 2",
+        "gatehouse_requests_total{auth_config=\"rollout\",decision=\"allow\"} 2",
+    ] {
+        assert!(metrics.contains(line), "missing `{line}` in:\n{metrics}");
+    }
+    assert!(
+        host.logs().contains("shadow step: would-be decision"),
+        "{}",
+        host.logs()
+    );
+}

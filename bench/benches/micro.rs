@@ -46,6 +46,7 @@ fn instance(
             plugin_file_name: file.into(),
             exported_symbol_name: symbol.into(),
             config,
+            ..StepConfig::default()
         })
         .unwrap_or_else(|e| panic!("{file}: {e} (build with scripts/bench.sh)"));
     instance

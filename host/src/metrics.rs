@@ -70,7 +70,7 @@ impl Metrics {
                     "gatehouse_step_results_total",
                     "Step outcomes: allow, deny, error, panic, timeout",
                 ),
-                &["auth_config", "step", "result"],
+                &["auth_config", "step", "result", "shadow"],
             )
             .expect("valid metric"),
         );
@@ -124,12 +124,17 @@ impl Default for Metrics {
 }
 
 impl Observer for Metrics {
-    fn step(&self, config: &str, step: &str, result: StepResult, elapsed: Duration) {
+    fn step(&self, config: &str, step: &str, result: StepResult, shadow: bool, elapsed: Duration) {
         self.step_seconds
             .with_label_values(&[config, step])
             .observe(elapsed.as_secs_f64());
         self.steps
-            .with_label_values(&[config, step, result.as_str()])
+            .with_label_values(&[
+                config,
+                step,
+                result.as_str(),
+                if shadow { "true" } else { "false" },
+            ])
             .inc();
     }
 }

@@ -151,7 +151,9 @@ impl Reloader {
                     failure_mode_allow: auth.failure_mode_allow,
                     ..self.limits
                 };
+                let shadow = auth.steps.iter().map(|s| s.shadow).collect();
                 let mut chain = Chain::new(auth.id(), steps, limits)
+                    .with_shadow_steps(shadow)
                     .with_owned_headers(auth.failure_mode_allow_remove_headers.clone());
                 if let Some(expr) = &auth.boolean_expr {
                     chain = chain.with_expr(expr.clone());

@@ -165,6 +165,7 @@ fn entry_chain(entry: Entry) -> Result<ChainPlan, String> {
             plugin_file_name: entry.plugin_file_name,
             exported_symbol_name: entry.exported_symbol_name,
             config: entry.config,
+            ..StepConfig::default()
         }],
         cases: entry.cases,
     })

@@ -16,6 +16,17 @@ pub enum Expr {
     Or(Box<Expr>, Box<Expr>),
 }
 
+impl Expr {
+    /// True when the expression reads step `index`.
+    pub fn names_step(&self, index: usize) -> bool {
+        match self {
+            Expr::Step(i) => *i == index,
+            Expr::Not(e) => e.names_step(index),
+            Expr::And(a, b) | Expr::Or(a, b) => a.names_step(index) || b.names_step(index),
+        }
+    }
+}
+
 /// Why an expression was refused; `position` is a character offset (from 1).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("booleanExpr at position {position}: {message}")]

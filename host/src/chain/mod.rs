@@ -119,15 +119,15 @@ impl StepResult {
 /// Receives what a chain did, step by step (metrics implement this; the chain
 /// itself knows nothing of Prometheus).
 pub trait Observer: Send + Sync {
-    /// One step finished.
-    fn step(&self, config: &str, step: &str, result: StepResult, elapsed: Duration);
+    /// One step finished; `shadow` for a shadow step, whose result decided nothing.
+    fn step(&self, config: &str, step: &str, result: StepResult, shadow: bool, elapsed: Duration);
 }
 
 /// An observer that ignores everything.
 pub struct NoObserver;
 
 impl Observer for NoObserver {
-    fn step(&self, _: &str, _: &str, _: StepResult, _: Duration) {}
+    fn step(&self, _: &str, _: &str, _: StepResult, _: bool, _: Duration) {}
 }
 
 /// An auth config, ready to run.
@@ -138,6 +138,8 @@ pub struct Chain {
     owned: OwnedHeaders,
     /// `spec.booleanExpr`; `None` runs every step in order (AND).
     expr: Option<Expr>,
+    /// Which steps are shadow steps (empty: none).
+    shadow: Vec<bool>,
 }
 
 impl Chain {
@@ -149,7 +151,16 @@ impl Chain {
             limits,
             owned: OwnedHeaders::default(),
             expr: None,
+            shadow: Vec::new(),
         }
+    }
+
+    /// Makes the steps whose flag is true shadow steps: they run, their would-be
+    /// decision is logged and counted (`shadow="true"`), and they never deny,
+    /// fail the chain, or change headers or state. For rolling out a policy.
+    pub fn with_shadow_steps(mut self, flags: Vec<bool>) -> Self {
+        self.shadow = flags;
+        self
     }
 
     /// Decides with `expr` (Gloo's `booleanExpr`) instead of "every step allows";
@@ -228,6 +239,7 @@ impl Chain {
         observer: &dyn Observer,
     ) -> Result<Option<StepOutcome>, StepError> {
         let step = &self.steps[index];
+        let shadow = self.shadow.get(index).copied().unwrap_or(false);
         let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
         let started = Instant::now();
         let result = self
@@ -250,7 +262,15 @@ impl Chain {
             Err(StepError::Timeout(_)) => StepResult::Timeout,
         };
         span.record("decision", kind.as_str());
-        observer.step(&self.id, &step.name, kind, elapsed);
+        observer.step(&self.id, &step.name, kind, shadow, elapsed);
+        if shadow {
+            let _entered = span.enter();
+            tracing::info!(
+                result = kind.as_str(),
+                "shadow step: would-be decision, not applied"
+            );
+            return Ok(None);
+        }
         let outcome = result?;
         let _entered = span.enter();
         tracing::debug!(status = outcome.status, "step done");

@@ -240,7 +240,7 @@ async fn observer_sees_every_step() {
     #[derive(Default)]
     struct Record(Mutex<Vec<(String, StepResult)>>);
     impl Observer for Record {
-        fn step(&self, _: &str, step: &str, result: StepResult, _: Duration) {
+        fn step(&self, _: &str, step: &str, result: StepResult, _: bool, _: Duration) {
             self.0.lock().unwrap().push((step.to_string(), result));
         }
     }
@@ -452,4 +452,46 @@ async fn a_failing_step_in_an_expression_fails_closed() {
         Decision::Deny(d) => assert!(d.reason.contains("failed"), "{d:?}"),
         other => panic!("a failure is never `false` under `!`: {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn shadow_steps_never_decide_nor_change_anything() {
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Record(Mutex<Vec<(String, StepResult, bool)>>);
+    impl Observer for Record {
+        fn step(&self, _: &str, step: &str, result: StepResult, shadow: bool, _: Duration) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((step.to_string(), result, shadow));
+        }
+    }
+    let (tagging, _) = verdict_step("tagging", true, 0);
+    let (denying, _) = verdict_step("denying", false, 401);
+    let (failing, _) = step("failing", |_| {
+        Err(StepError::Panic("new policy bug".into()))
+    });
+    let (last, _) = verdict_step("last", true, 0);
+    let chain = Chain::new(
+        "c",
+        vec![tagging, denying, failing, last],
+        Limits::default(),
+    )
+    .with_shadow_steps(vec![true, true, true, false]);
+    let record = Record::default();
+    let Decision::Allow(allowed) = chain.run(&Request::default(), &record).await else {
+        panic!("shadow denials and failures never deny");
+    };
+    assert_eq!(allowed.set_headers, vec![("x-last".into(), "yes".into())]);
+    assert_eq!(allowed.state.keys().collect::<Vec<_>>(), vec!["last"]);
+    assert_eq!(
+        *record.0.lock().unwrap(),
+        vec![
+            ("tagging".to_string(), StepResult::Allow, true),
+            ("denying".to_string(), StepResult::Deny, true),
+            ("failing".to_string(), StepResult::Panic, true),
+            ("last".to_string(), StepResult::Allow, false),
+        ]
+    );
 }

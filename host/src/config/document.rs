@@ -80,6 +80,9 @@ struct StepDocument {
     /// Gloo's `Config.name`, for `booleanExpr` (the step's `pluginAuth.name` works too).
     #[serde(default)]
     name: Option<String>,
+    /// Gatehouse's own: run the step for its log line and metrics only.
+    #[serde(default)]
+    shadow: bool,
     plugin_auth: PluginAuth,
 }
 
@@ -135,25 +138,35 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
             .configs
             .into_iter()
             .enumerate()
-            .map(|(i, StepDocument { plugin_auth: p, .. })| {
-                for (field, value) in [
-                    ("name", &p.name),
-                    ("pluginFileName", &p.plugin_file_name),
-                    ("exportedSymbolName", &p.exported_symbol_name),
-                ] {
-                    if value.trim().is_empty() {
-                        return Err(invalid(format!(
-                            "spec.configs[{i}].pluginAuth.{field}: must not be empty"
-                        )));
+            .map(
+                |(
+                    i,
+                    StepDocument {
+                        plugin_auth: p,
+                        shadow,
+                        ..
+                    },
+                )| {
+                    for (field, value) in [
+                        ("name", &p.name),
+                        ("pluginFileName", &p.plugin_file_name),
+                        ("exportedSymbolName", &p.exported_symbol_name),
+                    ] {
+                        if value.trim().is_empty() {
+                            return Err(invalid(format!(
+                                "spec.configs[{i}].pluginAuth.{field}: must not be empty"
+                            )));
+                        }
                     }
-                }
-                Ok(StepConfig {
-                    name: p.name,
-                    plugin_file_name: p.plugin_file_name,
-                    exported_symbol_name: p.exported_symbol_name,
-                    config: p.config,
-                })
-            })
+                    Ok(StepConfig {
+                        name: p.name,
+                        plugin_file_name: p.plugin_file_name,
+                        exported_symbol_name: p.exported_symbol_name,
+                        config: p.config,
+                        shadow,
+                    })
+                },
+            )
             .collect::<Result<Vec<_>, _>>()?;
         let config = AuthConfig {
             name: doc.metadata.name,
@@ -203,7 +216,18 @@ fn boolean_expr(text: &str, configs: &[StepDocument]) -> Result<Expr, String> {
             }
         }
     }
-    expr::parse(text, |name| owner.get(name).copied()).map_err(|e| format!("spec.{e}"))
+    let expr =
+        expr::parse(text, |name| owner.get(name).copied()).map_err(|e| format!("spec.{e}"))?;
+    let shadow = configs
+        .iter()
+        .enumerate()
+        .find(|(i, c)| c.shadow && expr.names_step(*i));
+    match shadow {
+        Some((index, _)) => Err(format!(
+            "spec.configs[{index}]: a shadow step never decides, so booleanExpr cannot name it"
+        )),
+        None => Ok(expr),
+    }
 }
 
 #[cfg(test)]
@@ -264,7 +288,7 @@ spec:
         let e = error("kind: AuthConfig\nmetadata: {name: x}\nspec:\n  configs:\n  - oauth2: {}\n");
         assert!(
             e.contains(
-                "spec.configs[0].oauth2: unknown field `oauth2`, expected `name` or `pluginAuth`"
+                "spec.configs[0].oauth2: unknown field `oauth2`, expected one of `name`, `shadow`, `pluginAuth`"
             ),
             "{e}"
         );
@@ -338,6 +362,23 @@ status: {state: Accepted}
             e.contains("spec.configs[2]: the name 'basic' is also spec.configs[0]'s"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn shadow_steps_load_but_cannot_be_named_in_boolean_expr() {
+        let shadowed = BOOLEAN.replace(
+            "  - pluginAuth: {name: blocked",
+            "  - shadow: true\n    pluginAuth: {name: blocked",
+        );
+        let e = error(&shadowed);
+        assert!(
+            e.contains("spec.configs[2]: a shadow step never decides"),
+            "{e}"
+        );
+        let without_expr = shadowed.replace("  booleanExpr: (basic || apikey) && !blocked\n", "");
+        let configs = parse_documents(&without_expr, "s.yaml").unwrap();
+        let shadow: Vec<bool> = configs[0].steps.iter().map(|s| s.shadow).collect();
+        assert_eq!(shadow, vec![false, false, true]);
     }
 
     #[test]

@@ -55,7 +55,7 @@ impl AuthConfig {
 }
 
 /// One `pluginAuth` step.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StepConfig {
     /// `name`: a label for logs and metrics.
     pub name: String,
@@ -65,6 +65,9 @@ pub struct StepConfig {
     pub exported_symbol_name: String,
     /// `config`, handed to the plugin as JSON text.
     pub config: serde_json::Value,
+    /// `shadow: true` on the config entry: the step runs and its would-be
+    /// decision is logged and counted, but it never denies nor changes anything.
+    pub shadow: bool,
 }
 
 /// A config file that cannot be used. The message names the file, document and field.
