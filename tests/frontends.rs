@@ -393,3 +393,31 @@ async fn spoe_agent_refuses_oversized_and_fragmented_frames() {
     let reply = next_kv(&mut reader, kind::AGENT_DISCONNECT).await;
     assert!(reply.contains(&("status-code".into(), Value::Uint32(10))));
 }
+
+#[tokio::test]
+async fn spoe_max_frame_size_caps_what_the_agent_negotiates_and_accepts() {
+    let (http, spoe) = (free_addr(), free_addr());
+    let extra = ["--http-gateway", "nginx", "--spoe-max-frame-size", "512"];
+    let (_host, _plugins) = demo_host_with(http, spoe, &extra).await;
+    let mut stream = TcpStream::connect(spoe).await.expect("connect SPOE");
+    let hello = encode_kv_list(&[
+        ("supported-versions", Value::str("2.0")),
+        ("max-frame-size", Value::Uint32(16380)),
+        ("capabilities", Value::str("pipelining")),
+    ]);
+    let mut bytes = encode_control_frame(kind::HAPROXY_HELLO, hello);
+    // A NOTIFY of 600 bytes: within HAProxy's 16380, over the agent's 512.
+    bytes.extend(notify(1, &[("path", Value::str(&"/x".repeat(290)))]));
+    stream.write_all(&bytes).await.expect("write");
+    let mut reader = BufReader::new(stream);
+    let hello = next_kv(&mut reader, kind::AGENT_HELLO).await;
+    assert!(
+        hello.contains(&("max-frame-size".into(), Value::Uint32(512))),
+        "{hello:?}"
+    );
+    let reply = next_kv(&mut reader, kind::AGENT_DISCONNECT).await;
+    assert!(
+        reply.contains(&("status-code".into(), Value::Uint32(3))),
+        "{reply:?}"
+    );
+}
