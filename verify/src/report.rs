@@ -19,7 +19,7 @@ Exit codes:
   2  usage: bad arguments, an unusable plugin directory, or a manifest that cannot be
      read or parsed
   3  a plugin could not be loaded: file missing, not a shared library, built for another
-     architecture, built with panic = "abort", incompatible interface version, type
+     architecture, built with panic = \"abort\", incompatible interface version, type
      layout mismatch, or no plugin exported under that name
   4  a plugin refused its config, or failed to build or start with it
   5  a request case failed
