@@ -1,13 +1,22 @@
 //! The admin HTTP port: `/metrics` (Prometheus), `/healthz` (liveness),
 //! `/readyz` (readiness) and `/config` (what is loaded, and the last reload error).
 
-use std::{future::Future, sync::Arc};
+use std::sync::Arc;
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse, routing::get, Json};
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
-use crate::{health::Readiness, loader::SUPPORTED_INTERFACES, reload::Reloader, router::Router};
+use crate::{
+    health::Readiness,
+    listener::{
+        http::{self, Protocol},
+        ConnLimits, Drain,
+    },
+    loader::SUPPORTED_INTERFACES,
+    reload::Reloader,
+    router::Router,
+};
 
 /// What the admin handlers read.
 #[derive(Clone)]
@@ -20,21 +29,16 @@ pub struct Admin {
     pub readiness: Arc<Readiness>,
 }
 
-/// Serves the admin endpoints on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: TcpListener,
-    admin: Admin,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+/// Serves the admin endpoints on `listener`, each connection held to
+/// `limits`, until `drain` stops it.
+pub async fn serve(listener: TcpListener, admin: Admin, limits: ConnLimits, drain: Drain) {
     let app = axum::Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/config", get(config))
         .with_state(admin);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    http::serve(listener, "admin", Protocol::Http1, app, limits, drain).await;
 }
 
 async fn metrics(State(admin): State<Admin>) -> impl IntoResponse {

@@ -11,6 +11,7 @@
 //! [`config`] reads AuthConfig documents; [`reload`] applies them in Gloo's
 //! lifecycle order, [`watch`] triggers it on file changes; [`server`] assembles
 //! the gRPC server, [`admin`] the HTTP admin port ([`metrics`], [`health`]);
+//! [`listener`] holds every listener's connection limits and shutdown drain;
 //! [`logging`] sets up log output.
 
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod chain;
 pub mod config;
 pub mod frontend;
 pub mod health;
+pub mod listener;
 pub mod loader;
 pub mod logging;
 pub mod metrics;

@@ -10,6 +10,7 @@ use gatehouse::{
     chain::Limits,
     frontend::{http, spoe},
     health::Readiness,
+    listener::{self, ConnLimits, Drain},
     loader::Loader,
     logging::{self, LogFormat},
     metrics::Metrics,
@@ -95,10 +96,52 @@ struct Cli {
     /// so load balancers stop sending first (milliseconds).
     #[arg(long, env = "GATEHOUSE_SHUTDOWN_DELAY_MS", default_value_t = 0)]
     shutdown_delay_ms: u64,
-    /// After refusing new connections, wait at most this long for in-flight
-    /// calls and open connections to finish (milliseconds).
+    /// After refusing new connections (idle ones are closed at once), wait at
+    /// most this long for in-flight calls, then cut them: they are answered
+    /// with an error, never an allow (milliseconds).
     #[arg(long, env = "GATEHOUSE_DRAIN_TIMEOUT_MS", default_value_t = 10000)]
     drain_timeout_ms: u64,
+    /// Close a connection that has not completed its HTTP/1 request head,
+    /// HTTP/2 preface or SPOE HELLO within this long, on every listener
+    /// (milliseconds).
+    #[arg(long, env = "GATEHOUSE_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    header_timeout_ms: u64,
+    /// Close a connection with no request in flight for this long, on every
+    /// listener (milliseconds).
+    #[arg(long, env = "GATEHOUSE_IDLE_TIMEOUT_MS", default_value_t = 300_000)]
+    idle_timeout_ms: u64,
+    /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS of the gRPC listener.
+    #[arg(long, env = "GATEHOUSE_MAX_CONCURRENT_STREAMS", default_value_t = listener::DEFAULT_MAX_CONCURRENT_STREAMS)]
+    max_concurrent_streams: u32,
+    /// Open connections per listener; more are accepted and closed at once.
+    #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = listener::DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+}
+
+impl Cli {
+    /// The connection limits every listener gets.
+    fn conn_limits(&self) -> ConnLimits {
+        ConnLimits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms.max(1)),
+            idle_timeout: Duration::from_millis(self.idle_timeout_ms.max(1)),
+            max_concurrent_streams: self.max_concurrent_streams.max(1),
+            max_connections: self.max_connections.max(1),
+        }
+    }
+}
+
+/// How long after the drain timeout the process exits even if something (a
+/// plugin blocking a thread, a reload in progress) still runs.
+const EXIT_MARGIN: Duration = Duration::from_millis(800);
+
+/// Exits the process `after` from now, whatever still runs then: the drain
+/// has cut every connection by that time, so exiting loses no answer.
+fn exit_after(after: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        tracing::warn!("shutdown still not finished after the drain timeout; exiting");
+        std::process::exit(0);
+    });
 }
 
 /// Completes on SIGTERM or Ctrl-C.
@@ -170,7 +213,7 @@ async fn main() -> anyhow::Result<()> {
     let admin_listener = tokio::net::TcpListener::bind(cli.admin_listen)
         .await
         .with_context(|| format!("cannot listen on {} (admin)", cli.admin_listen))?;
-    let stop_accepting = CancellationToken::new();
+    let (limits, drain) = (cli.conn_limits(), Drain::new());
     let admin = Admin {
         router: router.clone(),
         reloader: reloader.clone(),
@@ -179,13 +222,15 @@ async fn main() -> anyhow::Result<()> {
     let admin_task = tokio::spawn(admin::serve(
         admin_listener,
         admin,
-        stop_accepting.clone().cancelled_owned(),
+        limits.clone(),
+        drain.clone(),
     ));
     let grpc_task = tokio::spawn(server::serve(
         grpc_listener,
         router.clone(),
         health,
-        stop_accepting.clone().cancelled_owned(),
+        limits.clone(),
+        drain.clone(),
     ));
 
     let http_task = match cli.http_listen {
@@ -203,7 +248,8 @@ async fn main() -> anyhow::Result<()> {
                 listener,
                 router.clone(),
                 trust,
-                stop_accepting.clone().cancelled_owned(),
+                limits.clone(),
+                drain.clone(),
             )))
         }
         None => None,
@@ -217,7 +263,8 @@ async fn main() -> anyhow::Result<()> {
                 listener,
                 router.clone(),
                 cli.spoe_max_frame_size.max(spoe::frame::MIN_FRAME_SIZE),
-                stop_accepting.clone(),
+                limits.clone(),
+                drain.clone(),
             )))
         }
         None => None,
@@ -254,25 +301,17 @@ async fn main() -> anyhow::Result<()> {
     readiness.set_draining().await;
     stop_watching.cancel();
     tokio::time::sleep(Duration::from_millis(cli.shutdown_delay_ms)).await;
-    stop_accepting.cancel();
-    grpc_task
-        .await
-        .context("gRPC server task")?
-        .context("gRPC server failed")?;
+    let drain_timeout = Duration::from_millis(cli.drain_timeout_ms);
+    exit_after(drain_timeout + EXIT_MARGIN);
+    drain.start(drain_timeout);
+    grpc_task.await.context("gRPC server task")?;
     if let Some(task) = http_task {
-        task.await
-            .context("HTTP forward-auth task")?
-            .context("HTTP forward-auth server failed")?;
+        task.await.context("HTTP forward-auth task")?;
     }
     if let Some(task) = spoe_task {
-        task.await
-            .context("SPOE agent task")?
-            .context("SPOE agent failed")?;
+        task.await.context("SPOE agent task")?;
     }
-    admin_task
-        .await
-        .context("admin server task")?
-        .context("admin server failed")?;
+    admin_task.await.context("admin server task")?;
     if let Some(generation) = router.current() {
         generation.stop.cancel();
     }

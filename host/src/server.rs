@@ -1,13 +1,20 @@
 //! The gRPC server: ext_authz, `grpc.health.v1` and server reflection on one port.
 
-use std::{future::Future, sync::Arc};
+use std::sync::Arc;
 
 use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
-use crate::{frontend::envoy::EnvoyAuthorization, router::Router};
+use crate::{
+    frontend::envoy::EnvoyAuthorization,
+    listener::{
+        http::{self, Protocol},
+        ConnLimits, Drain,
+    },
+    router::Router,
+};
 
 /// Descriptors of `envoy.service.auth.v3` and its imports, built by `build.rs`
 /// from envoy-types' sources, so `grpcurl` can call `Check` without proto files.
@@ -17,14 +24,17 @@ pub const EXT_AUTHZ_DESCRIPTOR_SET: &[u8] =
 /// The fully qualified name of the Authorization service (for health checks).
 pub const AUTHORIZATION_SERVICE: &str = "envoy.service.auth.v3.Authorization";
 
-/// Serves ext_authz, `health` and reflection on `listener` until `shutdown`
-/// completes, then stops accepting and finishes the calls in flight.
+/// Serves ext_authz, `health` and reflection over HTTP/2 on `listener`, each
+/// connection held to `limits` (`SETTINGS_MAX_CONCURRENT_STREAMS` included),
+/// until `drain` stops it: then GOAWAY, calls in flight finish or are cut at
+/// the drain timeout (the client sees a reset stream, never an answer).
 pub async fn serve(
     listener: TcpListener,
     router: Arc<Router>,
     health: HealthServer<impl Health>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error> {
+    limits: ConnLimits,
+    drain: Drain,
+) {
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(EXT_AUTHZ_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -35,11 +45,11 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .expect("bundled descriptor sets are valid");
-    tonic::transport::Server::builder()
-        .add_service(AuthorizationServer::new(EnvoyAuthorization::new(router)))
+    let routes = Routes::new(AuthorizationServer::new(EnvoyAuthorization::new(router)))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
+        .prepare()
+        .into_axum_router();
+    http::serve(listener, "gRPC", Protocol::Http2, routes, limits, drain).await;
 }

@@ -6,6 +6,7 @@
 //! and plugins, `scripts/build-fixtures.sh` for the versioned fixtures.
 
 pub mod http_server;
+pub mod raw;
 
 use std::{
     collections::HashMap,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use gatehouse::{
+    listener::{ConnLimits, Drain},
     logging::{self, LogFormat},
     metrics::Metrics,
     router::{Generation, RequestLimits, Router},
@@ -27,13 +28,13 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen_arg()?).await?;
     eprintln!("serving on {}", listener.local_addr()?);
     let (_reporter, health) = tonic_health::server::health_reporter();
-    server::serve(
-        listener,
-        router,
-        health,
-        gatehouse_bench::service::terminated(),
-    )
-    .await?;
+    let drain = Drain::new();
+    let trigger = drain.clone();
+    tokio::spawn(async move {
+        gatehouse_bench::service::terminated().await;
+        trigger.start(std::time::Duration::from_secs(10));
+    });
+    server::serve(listener, router, health, ConnLimits::default(), drain).await;
     let count = |decision| {
         metrics
             .requests

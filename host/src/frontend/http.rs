@@ -30,7 +30,7 @@
 
 mod gateway;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Body,
@@ -41,6 +41,7 @@ use axum::{
 use tokio::net::TcpListener;
 
 use crate::{
+    listener::{self, http::Protocol, ConnLimits, Drain},
     logging::Throttle,
     model::{Decision, Denied},
     router::Router,
@@ -72,22 +73,19 @@ struct Frontend {
 }
 
 /// Serves forward-auth checks on `listener`, reading them as `trust` says,
-/// until `shutdown` completes.
+/// each connection held to `limits`, until `drain` stops it.
 pub async fn serve(
     listener: TcpListener,
     router: Arc<Router>,
     trust: Trust,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+    limits: ConnLimits,
+    drain: Drain,
+) {
     let app = axum::Router::new()
         .fallback(check)
         .with_state(Frontend { router, trust });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let name = "HTTP forward-auth";
+    listener::http::serve(listener, name, Protocol::Http1, app, limits, drain).await;
 }
 
 async fn check(

@@ -5,11 +5,14 @@ use std::sync::Arc;
 
 use tokio::{
     io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader},
-    sync::{mpsc, Semaphore},
+    sync::mpsc,
+    task::JoinSet,
 };
-use tokio_util::sync::CancellationToken;
 
-use crate::router::Router;
+use crate::{
+    listener::{activity::Activity, ConnLimits, Drain},
+    router::Router,
+};
 
 use super::{
     frame::{
@@ -84,34 +87,82 @@ pub fn disconnect(status: u32, message: &str) -> Vec<u8> {
     )
 }
 
-/// Serves one connection until HAProxy disconnects, an error, or `stop`.
+/// Why the agent closes a connection: SPOP status code and message.
+type Closing = Option<(u32, String)>;
+
+/// SPOP status "a timeout occurred".
+const STATUS_TIMEOUT: u32 = 2;
+
+/// Serves one connection until HAProxy disconnects, an error, its HELLO or idle
+/// time runs over (`limits`), or `drain`: then the NOTIFYs in flight finish (or
+/// are cut at the drain timeout, unanswered) and AGENT-DISCONNECT goes out.
 pub async fn serve<S>(
     stream: S,
     router: Arc<Router>,
     max_frame_size: u32,
-    stop: CancellationToken,
+    limits: &ConnLimits,
+    drain: &Drain,
 ) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, mut writer) = tokio::io::split(stream);
     let mut reader = BufReader::new(reader);
-    let hello = match read_frame(&mut reader, max_frame_size).await? {
-        None => return Ok(()),
-        Some(Ok(frame)) if frame.kind == kind::HAPROXY_HELLO => {
-            negotiate(&frame.payload, max_frame_size)
-        }
-        Some(Ok(_)) => Err(FrameError::Invalid),
-        Some(Err(e)) => Err(e),
+    let Some(hello) = handshake(&mut reader, &mut writer, max_frame_size, limits, drain).await?
+    else {
+        return writer.shutdown().await;
+    };
+    // ACKs are written by one task, in the order their chains finish; it stops
+    // after the AGENT-DISCONNECT.
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(MAX_IN_FLIGHT);
+    let write_task = tokio::spawn(write_frames(writer, rx));
+    let mut session = Session {
+        router,
+        max: hello.max_frame_size,
+        tx,
+        notifies: JoinSet::new(),
+        activity: Activity::new(),
+    };
+    let closing = session.notify_loop(&mut reader, limits, drain).await;
+    session.finish(closing, drain).await;
+    match tokio::time::timeout(limits.header_timeout, write_task).await {
+        Ok(written) => written.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        Err(_) => Err(std::io::Error::other(
+            "HAProxy does not read; connection cut",
+        )),
+    }
+}
+
+/// HELLO within the header timeout, answered with AGENT-HELLO; `None` when the
+/// connection is done (closed, refused, a health check, or the drain started).
+async fn handshake<R, W>(
+    reader: &mut R,
+    writer: &mut W,
+    max_frame_size: u32,
+    limits: &ConnLimits,
+    drain: &Drain,
+) -> std::io::Result<Option<Hello>>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let hello = tokio::select! {
+        hello = tokio::time::timeout(limits.header_timeout, read_hello(reader, max_frame_size)) => hello,
+        _ = drain.stopping() => return Ok(None),
+    };
+    let hello = match hello {
+        Err(_) => Err((STATUS_TIMEOUT, "no HELLO in time".to_string())),
+        Ok(hello) => match hello? {
+            None => return Ok(None),
+            Some(hello) => hello.map_err(|e| (e.status_code(), e.to_string())),
+        },
     };
     let hello = match hello {
         Ok(hello) => hello,
-        Err(e) => {
-            tracing::warn!(error = %e, "SPOE HELLO refused");
-            writer
-                .write_all(&disconnect(e.status_code(), &e.to_string()))
-                .await?;
-            return writer.shutdown().await;
+        Err((status, message)) => {
+            tracing::warn!(status, %message, "SPOE HELLO refused");
+            writer.write_all(&disconnect(status, &message)).await?;
+            return Ok(None);
         }
     };
     let reply = encode_kv_list(&[
@@ -122,70 +173,130 @@ where
     writer
         .write_all(&encode_control_frame(kind::AGENT_HELLO, reply))
         .await?;
-    if hello.healthcheck {
-        return writer.shutdown().await;
+    Ok((!hello.healthcheck).then_some(hello))
+}
+
+/// Reads HAProxy's HELLO and negotiates; `None` when the connection closed first.
+async fn read_hello<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    max_frame_size: u32,
+) -> std::io::Result<Option<Result<Hello, FrameError>>> {
+    Ok(match read_frame(reader, max_frame_size).await? {
+        None => None,
+        Some(Ok(frame)) if frame.kind == kind::HAPROXY_HELLO => {
+            Some(negotiate(&frame.payload, max_frame_size))
+        }
+        Some(Ok(_)) => Some(Err(FrameError::Invalid)),
+        Some(Err(e)) => Some(Err(e)),
+    })
+}
+
+/// Writes `frames` in order; stops after an AGENT-DISCONNECT, then closes.
+async fn write_frames<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut frames: mpsc::Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    while let Some(bytes) = frames.recv().await {
+        writer.write_all(&bytes).await?;
+        if bytes.get(4) == Some(&kind::AGENT_DISCONNECT) {
+            break;
+        }
+    }
+    writer.shutdown().await
+}
+
+/// A connection after HELLO: its chains in flight and where their ACKs go.
+struct Session {
+    router: Arc<Router>,
+    max: u32,
+    tx: mpsc::Sender<Vec<u8>>,
+    notifies: JoinSet<()>,
+    activity: Arc<Activity>,
+}
+
+impl Session {
+    /// Reads frames and starts a chain per NOTIFY (at most [`MAX_IN_FLIGHT`]
+    /// at once), until the connection should close, and why.
+    async fn notify_loop<R: AsyncRead + Unpin>(
+        &mut self,
+        reader: &mut R,
+        limits: &ConnLimits,
+        drain: &Drain,
+    ) -> Closing {
+        loop {
+            // Reading a frame is not cancel-safe: every other branch ends the loop.
+            let frame = tokio::select! {
+                frame = read_frame(reader, self.max) => frame,
+                _ = drain.stopping() => return Some((0, "agent shutting down".to_string())),
+                _ = self.activity.idle(limits.idle_timeout) => return Some((0, "idle timeout".to_string())),
+            };
+            let frame = match frame {
+                Ok(None) => return None,
+                Ok(Some(Ok(frame))) => frame,
+                Ok(Some(Err(e))) => return Some((e.status_code(), e.to_string())),
+                Err(e) => {
+                    tracing::debug!(error = %e, "SPOE connection read failed");
+                    return None;
+                }
+            };
+            match frame.kind {
+                kind::NOTIFY if frame.flags & FLAG_ABORT != 0 => continue,
+                kind::NOTIFY if frame.flags & FLAG_FIN == 0 => {
+                    let e = FrameError::Fragmented;
+                    return Some((e.status_code(), e.to_string()));
+                }
+                kind::NOTIFY => {
+                    if !self.start(frame, drain).await {
+                        return None;
+                    }
+                }
+                kind::HAPROXY_DISCONNECT => return Some((0, "normal".to_string())),
+                _ => {
+                    let e = FrameError::Invalid;
+                    return Some((e.status_code(), e.to_string()));
+                }
+            }
+        }
     }
 
-    // ACKs are written by one task, in the order their chains finish.
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(MAX_IN_FLIGHT);
-    let write_task = tokio::spawn(async move {
-        while let Some(bytes) = rx.recv().await {
-            writer.write_all(&bytes).await?;
-        }
-        writer.shutdown().await
-    });
-    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let max = hello.max_frame_size;
-    let closing = loop {
-        let frame = tokio::select! {
-            frame = read_frame(&mut reader, max) => frame,
-            _ = stop.cancelled() => break Some((0, "agent shutting down".to_string())),
-        };
-        let frame = match frame {
-            Ok(None) => break None,
-            Ok(Some(Ok(frame))) => frame,
-            Ok(Some(Err(e))) => break Some((e.status_code(), e.to_string())),
-            Err(e) => {
-                tracing::debug!(error = %e, "SPOE connection read failed");
-                break None;
-            }
-        };
-        match frame.kind {
-            kind::NOTIFY if frame.flags & FLAG_ABORT != 0 => continue,
-            kind::NOTIFY if frame.flags & FLAG_FIN == 0 => {
-                let e = FrameError::Fragmented;
-                break Some((e.status_code(), e.to_string()));
-            }
-            kind::NOTIFY => {
-                let Ok(permit) = permits.clone().acquire_owned().await else {
-                    break None;
-                };
-                let (router, tx) = (router.clone(), tx.clone());
-                tokio::spawn(async move {
-                    let ack = answer(&router, frame, max).await;
-                    let _ = tx.send(ack).await;
-                    drop(permit);
-                });
-            }
-            kind::HAPROXY_DISCONNECT => break Some((0, "normal".to_string())),
-            _ => {
-                let e = FrameError::Invalid;
-                break Some((e.status_code(), e.to_string()));
+    /// Starts the chain for one NOTIFY once a slot is free (backpressure: the
+    /// next frame waits); false when the drain timeout passed meanwhile.
+    async fn start(&mut self, frame: Frame, drain: &Drain) -> bool {
+        while self.notifies.try_join_next().is_some() {}
+        if self.notifies.len() >= MAX_IN_FLIGHT {
+            tokio::select! {
+                _ = self.notifies.join_next() => {}
+                _ = drain.aborting() => return false,
             }
         }
-    };
-    // Let the ACKs in flight go out first, then say goodbye.
-    let _ = permits.acquire_many(MAX_IN_FLIGHT as u32).await;
-    if let Some((status, message)) = closing {
-        if status != 0 {
-            tracing::warn!(status, %message, "SPOE connection closed on error");
-        }
-        let _ = tx.send(disconnect(status, &message)).await;
+        let (router, tx, max) = (self.router.clone(), self.tx.clone(), self.max);
+        let busy = self.activity.begin();
+        self.notifies.spawn(async move {
+            let ack = answer(&router, frame, max).await;
+            let _ = tx.send(ack).await;
+            drop(busy);
+        });
+        true
     }
-    drop(tx);
-    write_task
-        .await
-        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+
+    /// Lets the ACKs in flight go out (until the drain timeout: the rest are
+    /// never answered), then sends AGENT-DISCONNECT when there is a reason.
+    async fn finish(mut self, mut closing: Closing, drain: &Drain) {
+        let cut = tokio::select! {
+            _ = async { while self.notifies.join_next().await.is_some() {} } => false,
+            _ = drain.aborting() => true,
+        };
+        if cut {
+            self.notifies.abort_all();
+            closing = Some((0, "agent shutting down: drain timeout".to_string()));
+        }
+        if let Some((status, message)) = closing {
+            if status != 0 {
+                tracing::warn!(status, %message, "SPOE connection closed on error");
+            }
+            let _ = self.tx.send(disconnect(status, &message)).await;
+        }
+    }
 }
 
 /// Runs one NOTIFY through the router and encodes the ACK (or a DISCONNECT-less

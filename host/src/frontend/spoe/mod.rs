@@ -17,48 +17,37 @@ pub mod translate;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
-use crate::router::Router;
+use crate::{
+    listener::{accept_loop, ConnLimits, Drain},
+    router::Router,
+};
 
 /// The largest frame this agent accepts or sends unless told otherwise
 /// (HAProxy's default: `tune.bufsize` 16384 minus the 4-byte length).
 pub const DEFAULT_MAX_FRAME_SIZE: u32 = 16380;
 
-/// Accepts SPOP connections on `listener` until `stop` is cancelled; then each
-/// connection finishes its in-flight NOTIFYs, sends AGENT-DISCONNECT and closes.
+/// Accepts SPOP connections on `listener`, each held to `limits`, until
+/// `drain` stops it; then each connection finishes its in-flight NOTIFYs (until
+/// the drain timeout), sends AGENT-DISCONNECT and closes.
 pub async fn serve(
     listener: TcpListener,
     router: Arc<Router>,
     max_frame_size: u32,
-    stop: CancellationToken,
-) -> std::io::Result<()> {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
-            _ = stop.cancelled() => break,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let _ = stream.set_nodelay(true);
-                let (router, stop) = (router.clone(), stop.clone());
-                connections.spawn(async move {
-                    if let Err(e) = connection::serve(stream, router, max_frame_size, stop).await {
-                        tracing::debug!(%peer, error = %e, "SPOE connection ended");
-                    }
-                });
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "SPOE accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    limits: ConnLimits,
+    drain: Drain,
+) {
+    let (shared_limits, shared_drain) = (limits.clone(), drain.clone());
+    accept_loop(listener, "SPOE", &limits, &drain, move |stream, peer| {
+        let (router, limits, drain) = (router.clone(), shared_limits.clone(), shared_drain.clone());
+        async move {
+            if let Err(e) = connection::serve(stream, router, max_frame_size, &limits, &drain).await
+            {
+                tracing::debug!(%peer, error = %e, "SPOE connection ended");
             }
         }
-        while connections.try_join_next().is_some() {}
-    }
-    drop(listener);
-    while connections.join_next().await.is_some() {}
-    Ok(())
+    })
+    .await;
 }
 
 #[cfg(test)]
