@@ -160,3 +160,63 @@ spec:
         host.logs()
     );
 }
+
+#[tokio::test]
+async fn a_when_step_runs_only_where_its_conditions_hold() {
+    let config = "kind: AuthConfig
+metadata: {name: routes}
+spec:
+  configs:
+  - when:
+    - path: {prefix: /admin}
+    - method: [POST, DELETE]
+    pluginAuth:
+      name: admins-only
+      pluginFileName: librequired_header.so
+      exportedSymbolName: RequiredHeader
+      config: {requiredHeader: x-team, allowedValues: [platform]}
+  - pluginAuth:
+      name: tag
+      pluginFileName: libset_headers.so
+      exportedSymbolName: SetHeaders
+      config: {headers: [{name: x-checked, value: 'yes'}]}
+";
+    let plugins = PluginDir::with(&[RH, SH]);
+    let host = Host::start(config, &plugins, &[])
+        .await
+        .unwrap_or_else(|f| panic!("gatehouse did not start: {f:?}"));
+    let decide = |method: &'static str, path: &'static str| {
+        let host = &host;
+        async move {
+            let mut request = check_request(Some("routes"), path, &[]);
+            if let Some(http) = request
+                .attributes
+                .as_mut()
+                .and_then(|a| a.request.as_mut())
+                .and_then(|r| r.http.as_mut())
+            {
+                http.method = method.into();
+            }
+            verdict(&host.check(request).await)
+        }
+    };
+    assert_eq!(
+        decide("POST", "/public").await.header("x-checked"),
+        Some("yes")
+    );
+    assert_eq!(
+        decide("GET", "/admin/users").await.header("x-checked"),
+        Some("yes")
+    );
+    assert_eq!(
+        decide("POST", "/admin/users").await.denied_status(),
+        Some(401)
+    );
+    let (_, metrics) = host.admin_get("/metrics");
+    for line in [
+        "gatehouse_step_results_total{auth_config=\"routes\",result=\"skipped\",shadow=\"false\",step=\"admins-only\"} 2",
+        "gatehouse_step_results_total{auth_config=\"routes\",result=\"deny\",shadow=\"false\",step=\"admins-only\"} 1",
+    ] {
+        assert!(metrics.contains(line), "missing `{line}` in:\n{metrics}");
+    }
+}

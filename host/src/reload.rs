@@ -22,7 +22,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    chain::{Chain, ChainStep, Limits},
+    chain::{Chain, ChainStep, Limits, StepOptions},
     config::{self, AuthConfig, ConfigError},
     loader::{Instance, Loader},
     router::{Generation, Router},
@@ -151,9 +151,16 @@ impl Reloader {
                     failure_mode_allow: auth.failure_mode_allow,
                     ..self.limits
                 };
-                let shadow = auth.steps.iter().map(|s| s.shadow).collect();
+                let options = auth
+                    .steps
+                    .iter()
+                    .map(|s| StepOptions {
+                        shadow: s.shadow,
+                        when: s.when.clone(),
+                    })
+                    .collect();
                 let mut chain = Chain::new(auth.id(), steps, limits)
-                    .with_shadow_steps(shadow)
+                    .with_step_options(options)
                     .with_owned_headers(auth.failure_mode_allow_remove_headers.clone());
                 if let Some(expr) = &auth.boolean_expr {
                     chain = chain.with_expr(expr.clone());

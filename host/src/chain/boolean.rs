@@ -14,19 +14,24 @@
 //!   the expression — never treated as "false" so `!step` could allow;
 //! - when the expression is false, the denial returned is that of the last step
 //!   that denied (in `basic || apikey`, apikey's 401 with its headers); with no
-//!   denying step (`!internal` when `internal` allowed), a 403.
+//!   denying step (`!internal` when `internal` allowed), a 403;
+//! - a step skipped by its `when` takes no part, as Authorino's skipped
+//!   evaluators: `a || b` and `a && b` are `b` when `a` is skipped, `!a` is
+//!   skipped; an expression left with nothing but skipped steps cannot be
+//!   decided and denies (403) — unlike a plain chain, where "every step allows"
+//!   holds when all were skipped.
 
 use futures::{future::BoxFuture, FutureExt};
 
-use super::{deny, expr::Expr, Chain, Observer, Run, StepError};
+use super::{deny, expr::Expr, Chain, Observer, Ran, Run, StepError};
 use crate::model::{Decision, Denied, StepOutcome};
 
 /// What the evaluation has learnt so far.
 struct Evaluation<'r, 'o> {
     run: Run<'r>,
     observer: &'o dyn Observer,
-    /// Each step's value once it ran.
-    values: Vec<Option<bool>>,
+    /// Each step's value once it ran (`Some(None)`: skipped).
+    values: Vec<Option<Option<bool>>>,
     /// The last step that denied, with its answer.
     last_denial: Option<(usize, StepOutcome)>,
 }
@@ -46,8 +51,14 @@ impl Chain {
             last_denial: None,
         };
         match self.eval(expr, &mut evaluation).await {
-            Ok(true) => self.allow(evaluation.run.effects),
-            Ok(false) => match evaluation.last_denial {
+            Ok(Some(true)) => self.allow(evaluation.run.effects),
+            Ok(None) => Decision::Deny(Denied {
+                status: 403,
+                body: String::new(),
+                headers: Vec::new(),
+                reason: "booleanExpr: every step it names was skipped by its `when`".into(),
+            }),
+            Ok(Some(false)) => match evaluation.last_denial {
                 Some((index, outcome)) => deny(outcome, &self.steps[index].name),
                 None => Decision::Deny(Denied {
                     status: 403,
@@ -62,21 +73,24 @@ impl Chain {
         }
     }
 
+    /// The expression's value: `None` when only skipped steps took part.
     fn eval<'a>(
         &'a self,
         expr: &'a Expr,
         evaluation: &'a mut Evaluation<'_, '_>,
-    ) -> BoxFuture<'a, Result<bool, (usize, StepError)>> {
+    ) -> BoxFuture<'a, Result<Option<bool>, (usize, StepError)>> {
         async move {
             Ok(match expr {
                 Expr::Step(index) => self.value(*index, evaluation).await?,
-                Expr::Not(inner) => !self.eval(inner, evaluation).await?,
-                Expr::And(left, right) => {
-                    self.eval(left, evaluation).await? && self.eval(right, evaluation).await?
-                }
-                Expr::Or(left, right) => {
-                    self.eval(left, evaluation).await? || self.eval(right, evaluation).await?
-                }
+                Expr::Not(inner) => self.eval(inner, evaluation).await?.map(|v| !v),
+                Expr::And(left, right) => match self.eval(left, evaluation).await? {
+                    Some(false) => Some(false),
+                    left => self.eval(right, evaluation).await?.or(left),
+                },
+                Expr::Or(left, right) => match self.eval(left, evaluation).await? {
+                    Some(true) => Some(true),
+                    left => self.eval(right, evaluation).await?.or(left),
+                },
             })
         }
         .boxed()
@@ -87,18 +101,22 @@ impl Chain {
         &self,
         index: usize,
         evaluation: &mut Evaluation<'_, '_>,
-    ) -> Result<bool, (usize, StepError)> {
+    ) -> Result<Option<bool>, (usize, StepError)> {
         if let Some(value) = evaluation.values[index] {
             return Ok(value);
         }
-        let denial = self
+        let ran = self
             .step(index, &mut evaluation.run, evaluation.observer)
             .await
             .map_err(|error| (index, error))?;
-        let value = denial.is_none();
-        if let Some(outcome) = denial {
-            evaluation.last_denial = Some((index, outcome));
-        }
+        let value = match ran {
+            Ran::Allowed => Some(true),
+            Ran::Skipped => None,
+            Ran::Denied(outcome) => {
+                evaluation.last_denial = Some((index, outcome));
+                Some(false)
+            }
+        };
         evaluation.values[index] = Some(value);
         Ok(value)
     }

@@ -7,6 +7,7 @@ pub mod expr;
 pub mod fail_open;
 mod headers;
 mod input;
+pub mod when;
 
 pub use input::{RequestCache, StepInput};
 
@@ -101,10 +102,12 @@ pub enum StepResult {
     Panic,
     /// The step or the chain ran out of time.
     Timeout,
+    /// The step's `when` conditions did not hold: it did not run.
+    Skipped,
 }
 
 impl StepResult {
-    /// A short label (`allow`, `deny`, `error`, `panic`, `timeout`).
+    /// A short label (`allow`, `deny`, `error`, `panic`, `timeout`, `skipped`).
     pub fn as_str(self) -> &'static str {
         match self {
             StepResult::Allow => "allow",
@@ -112,6 +115,7 @@ impl StepResult {
             StepResult::Error => "error",
             StepResult::Panic => "panic",
             StepResult::Timeout => "timeout",
+            StepResult::Skipped => "skipped",
         }
     }
 }
@@ -138,8 +142,30 @@ pub struct Chain {
     owned: OwnedHeaders,
     /// `spec.booleanExpr`; `None` runs every step in order (AND).
     expr: Option<Expr>,
-    /// Which steps are shadow steps (empty: none).
-    shadow: Vec<bool>,
+    /// Per-step options, by index (shorter than `steps`: the rest have none).
+    options: Vec<StepOptions>,
+}
+
+/// How one step takes part in a chain, beyond its plugin.
+#[derive(Debug, Clone, Default)]
+pub struct StepOptions {
+    /// A shadow step runs, and its would-be result is logged and counted
+    /// (`shadow="true"`), but it never denies, fails the chain, or changes
+    /// headers or state: for rolling out a policy safely.
+    pub shadow: bool,
+    /// The step runs only when all of these hold; otherwise it is skipped.
+    pub when: Vec<when::Condition>,
+}
+
+/// What running one step came to.
+#[derive(Debug)]
+enum Ran {
+    /// It allowed; its effects were taken over.
+    Allowed,
+    /// It denied with this answer.
+    Denied(StepOutcome),
+    /// Its `when` did not hold, or it is a shadow step: it decided nothing.
+    Skipped,
 }
 
 impl Chain {
@@ -151,15 +177,13 @@ impl Chain {
             limits,
             owned: OwnedHeaders::default(),
             expr: None,
-            shadow: Vec::new(),
+            options: Vec::new(),
         }
     }
 
-    /// Makes the steps whose flag is true shadow steps: they run, their would-be
-    /// decision is logged and counted (`shadow="true"`), and they never deny,
-    /// fail the chain, or change headers or state. For rolling out a policy.
-    pub fn with_shadow_steps(mut self, flags: Vec<bool>) -> Self {
-        self.shadow = flags;
+    /// Gives the steps their options, by index (see [`StepOptions`]).
+    pub fn with_step_options(mut self, options: Vec<StepOptions>) -> Self {
+        self.options = options;
         self
     }
 
@@ -215,8 +239,8 @@ impl Chain {
         }
         for index in 0..self.steps.len() {
             match self.step(index, &mut run, observer).await {
-                Ok(None) => {}
-                Ok(Some(denial)) => return deny(denial, &self.steps[index].name),
+                Ok(Ran::Allowed | Ran::Skipped) => {}
+                Ok(Ran::Denied(denial)) => return deny(denial, &self.steps[index].name),
                 Err(error) => return self.on_failure(&self.steps[index].name, error, run.effects),
             }
         }
@@ -230,16 +254,32 @@ impl Chain {
         Decision::Allow(effects.into_allowed())
     }
 
-    /// Runs step `index`: `Ok(None)` when it allowed (its effects are taken
-    /// over), `Ok(Some(outcome))` when it denied.
+    /// Runs step `index` unless its `when` conditions do not hold; an allow's
+    /// effects are taken over.
     async fn step(
         &self,
         index: usize,
         run: &mut Run<'_>,
         observer: &dyn Observer,
-    ) -> Result<Option<StepOutcome>, StepError> {
+    ) -> Result<Ran, StepError> {
         let step = &self.steps[index];
-        let shadow = self.shadow.get(index).copied().unwrap_or(false);
+        let options = self.options.get(index);
+        let shadow = options.is_some_and(|o| o.shadow);
+        let when = options.map_or(&[][..], |o| o.when.as_slice());
+        if !when
+            .iter()
+            .all(|c| c.holds(run.request, &run.effects.state))
+        {
+            observer.step(
+                &self.id,
+                &step.name,
+                StepResult::Skipped,
+                shadow,
+                Duration::ZERO,
+            );
+            tracing::debug!(step = %step.name, "step skipped: its `when` does not hold");
+            return Ok(Ran::Skipped);
+        }
         let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
         let started = Instant::now();
         let result = self
@@ -269,20 +309,20 @@ impl Chain {
                 result = kind.as_str(),
                 "shadow step: would-be decision, not applied"
             );
-            return Ok(None);
+            return Ok(Ran::Skipped);
         }
         let outcome = result?;
         let _entered = span.enter();
         tracing::debug!(status = outcome.status, "step done");
         if !outcome.allow {
-            return Ok(Some(outcome));
+            return Ok(Ran::Denied(outcome));
         }
         if self.limits.failure_mode_allow {
             self.owned
                 .learn(&outcome.request_headers, &outcome.remove_request_headers);
         }
         run.effects.apply(outcome);
-        Ok(None)
+        Ok(Ran::Allowed)
     }
 
     /// A step could not decide: deny (fail closed) unless the auth config opted in

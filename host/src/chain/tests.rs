@@ -478,7 +478,14 @@ async fn shadow_steps_never_decide_nor_change_anything() {
         vec![tagging, denying, failing, last],
         Limits::default(),
     )
-    .with_shadow_steps(vec![true, true, true, false]);
+    .with_step_options(
+        [true, true, true, false]
+            .map(|shadow| StepOptions {
+                shadow,
+                ..StepOptions::default()
+            })
+            .to_vec(),
+    );
     let record = Record::default();
     let Decision::Allow(allowed) = chain.run(&Request::default(), &record).await else {
         panic!("shadow denials and failures never deny");
@@ -494,4 +501,69 @@ async fn shadow_steps_never_decide_nor_change_anything() {
             ("last".to_string(), StepResult::Allow, false),
         ]
     );
+}
+
+fn only_on(prefix: &str) -> StepOptions {
+    let document = serde_yaml::from_str(&format!("path: {{prefix: '{prefix}'}}")).unwrap();
+    StepOptions {
+        when: vec![when::compile(document).unwrap()],
+        ..StepOptions::default()
+    }
+}
+
+fn at(path: &str) -> Request {
+    Request {
+        path: path.into(),
+        ..Request::default()
+    }
+}
+
+#[tokio::test]
+async fn a_step_runs_only_where_its_when_holds() {
+    let (admin, admin_calls) = verdict_step("admin", false, 401);
+    let (tag, _) = verdict_step("tag", true, 0);
+    let chain = Chain::new("c", vec![admin, tag], Limits::default())
+        .with_step_options(vec![only_on("/admin")]);
+    assert!(matches!(
+        chain.run(&at("/public"), &NoObserver).await,
+        Decision::Allow(_)
+    ));
+    assert_eq!(admin_calls.load(Ordering::SeqCst), 0, "skipped, not run");
+    assert!(matches!(
+        chain.run(&at("/admin/x"), &NoObserver).await,
+        Decision::Deny(_)
+    ));
+    assert_eq!(admin_calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn skipped_steps_take_no_part_in_boolean_expr() {
+    let names = ["basic", "apikey"];
+    let chain = |basic_allows: bool| {
+        let (basic, _) = verdict_step("basic", basic_allows, 401);
+        let (apikey, _) = verdict_step("apikey", false, 401);
+        let expr = expr::parse("basic || !apikey", |n| names.iter().position(|m| *m == n)).unwrap();
+        Chain::new("c", vec![basic, apikey], Limits::default())
+            .with_step_options(vec![only_on("/basic"), only_on("/key")])
+            .with_expr(expr)
+    };
+    // basic skipped: `!apikey` alone decides; apikey denies, so it is true.
+    assert!(matches!(
+        chain(false).run(&at("/key"), &NoObserver).await,
+        Decision::Allow(_)
+    ));
+    // apikey skipped: basic alone decides.
+    assert!(matches!(
+        chain(true).run(&at("/basic"), &NoObserver).await,
+        Decision::Allow(_)
+    ));
+    match chain(false).run(&at("/basic"), &NoObserver).await {
+        Decision::Deny(d) => assert_eq!(d.status, 401),
+        other => panic!("basic's denial: {other:?}"),
+    }
+    // Both skipped: nothing decided, denied.
+    match chain(true).run(&at("/other"), &NoObserver).await {
+        Decision::Deny(d) => assert!(d.reason.contains("skipped"), "{d:?}"),
+        other => panic!("an undecided expression denies: {other:?}"),
+    }
 }

@@ -5,7 +5,10 @@ use std::collections::BTreeSet;
 use serde::{de::IgnoredAny, Deserialize};
 
 use super::{AuthConfig, ConfigError, StepConfig};
-use crate::chain::expr::{self, Expr};
+use crate::chain::{
+    expr::{self, Expr},
+    when::{self, ConditionDocument},
+};
 
 /// Every level refuses keys it does not know: a Gloo field this host does not
 /// implement must fail loudly, never be ignored (an ignored `booleanExpr` once
@@ -83,6 +86,9 @@ struct StepDocument {
     /// Gatehouse's own: run the step for its log line and metrics only.
     #[serde(default)]
     shadow: bool,
+    /// Conditions that must all hold for the step to run.
+    #[serde(default)]
+    when: Vec<ConditionDocument>,
     plugin_auth: PluginAuth,
 }
 
@@ -138,35 +144,7 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
             .configs
             .into_iter()
             .enumerate()
-            .map(
-                |(
-                    i,
-                    StepDocument {
-                        plugin_auth: p,
-                        shadow,
-                        ..
-                    },
-                )| {
-                    for (field, value) in [
-                        ("name", &p.name),
-                        ("pluginFileName", &p.plugin_file_name),
-                        ("exportedSymbolName", &p.exported_symbol_name),
-                    ] {
-                        if value.trim().is_empty() {
-                            return Err(invalid(format!(
-                                "spec.configs[{i}].pluginAuth.{field}: must not be empty"
-                            )));
-                        }
-                    }
-                    Ok(StepConfig {
-                        name: p.name,
-                        plugin_file_name: p.plugin_file_name,
-                        exported_symbol_name: p.exported_symbol_name,
-                        config: p.config,
-                        shadow,
-                    })
-                },
-            )
+            .map(|(i, entry)| step_config(i, entry).map_err(&invalid))
             .collect::<Result<Vec<_>, _>>()?;
         let config = AuthConfig {
             name: doc.metadata.name,
@@ -192,6 +170,36 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
         });
     }
     Ok(configs)
+}
+
+/// Checks and compiles `spec.configs[i]`; the error names the field.
+fn step_config(i: usize, entry: StepDocument) -> Result<StepConfig, String> {
+    let p = entry.plugin_auth;
+    for (field, value) in [
+        ("name", &p.name),
+        ("pluginFileName", &p.plugin_file_name),
+        ("exportedSymbolName", &p.exported_symbol_name),
+    ] {
+        if value.trim().is_empty() {
+            return Err(format!(
+                "spec.configs[{i}].pluginAuth.{field}: must not be empty"
+            ));
+        }
+    }
+    let when = entry
+        .when
+        .into_iter()
+        .enumerate()
+        .map(|(j, c)| when::compile(c).map_err(|e| format!("spec.configs[{i}].when[{j}]: {e}")))
+        .collect::<Result<_, _>>()?;
+    Ok(StepConfig {
+        name: p.name,
+        plugin_file_name: p.plugin_file_name,
+        exported_symbol_name: p.exported_symbol_name,
+        config: p.config,
+        shadow: entry.shadow,
+        when,
+    })
 }
 
 /// Parses `spec.booleanExpr` over the configs' names: each entry answers to its
@@ -288,7 +296,7 @@ spec:
         let e = error("kind: AuthConfig\nmetadata: {name: x}\nspec:\n  configs:\n  - oauth2: {}\n");
         assert!(
             e.contains(
-                "spec.configs[0].oauth2: unknown field `oauth2`, expected one of `name`, `shadow`, `pluginAuth`"
+                "spec.configs[0].oauth2: unknown field `oauth2`, expected one of `name`, `shadow`, `when`, `pluginAuth`"
             ),
             "{e}"
         );
@@ -401,8 +409,18 @@ status: {state: Accepted}
             ),
             (
                 "  - name: basic\n",
-                "  - name: basic\n    when: []\n",
-                "spec.configs[0].when: unknown field `when`",
+                "  - name: basic\n    if: []\n",
+                "spec.configs[0].if: unknown field `if`",
+            ),
+            (
+                "  - name: basic\n",
+                "  - name: basic\n    when: [{path: {prefix: /a}, cookie: x}]\n",
+                "spec.configs[0].when[0].cookie: unknown field `cookie`",
+            ),
+            (
+                "  - name: basic\n",
+                "  - name: basic\n    when: [{path: {regex: '('}}]\n",
+                "spec.configs[0].when[0]: invalid regex",
             ),
         ] {
             let e = error(&BOOLEAN.replace(from, to));

@@ -68,6 +68,8 @@ pub struct StepConfig {
     /// `shadow: true` on the config entry: the step runs and its would-be
     /// decision is logged and counted, but it never denies nor changes anything.
     pub shadow: bool,
+    /// `when:` on the config entry: the step runs only if every condition holds.
+    pub when: Vec<crate::chain::when::Condition>,
 }
 
 /// A config file that cannot be used. The message names the file, document and field.
