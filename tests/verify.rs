@@ -603,3 +603,68 @@ fn a_plugin_that_aborts_the_process_is_a_failure_not_a_crash() {
         "{run}"
     );
 }
+
+#[test]
+fn boolean_expr_when_and_shadow_are_verified_as_the_host_runs_them() {
+    let plugins = PluginDir::with(&[RH, SH]);
+    let manifest = r#"
+kind: AuthConfig
+metadata: {name: either}
+spec:
+  booleanExpr: team || service
+  configs:
+    - name: team
+      pluginAuth:
+        name: team-header
+        pluginFileName: librequired_header.so
+        exportedSymbolName: RequiredHeader
+        config: {requiredHeader: x-team, allowedValues: [platform]}
+    - name: service
+      when: [{path: {prefix: /api}}]
+      pluginAuth:
+        name: service-header
+        pluginFileName: librequired_header.so
+        exportedSymbolName: RequiredHeader
+        config: {requiredHeader: x-service, allowedValues: [billing]}
+---
+kind: AuthConfig
+metadata: {name: rollout}
+spec:
+  configs:
+    - shadow: true
+      pluginAuth:
+        name: new-policy
+        pluginFileName: librequired_header.so
+        exportedSymbolName: RequiredHeader
+        config: {requiredHeader: x-team, allowedValues: [platform]}
+    - pluginAuth:
+        name: tag
+        pluginFileName: libset_headers.so
+        exportedSymbolName: SetHeaders
+        config: {headers: [{name: x-checked, value: "yes"}]}
+---
+kind: VerifyCases
+authConfig: either
+cases:
+  - name: a service on /api passes by OR
+    request: {path: /api/x, headers: {x-service: billing}}
+    expect: {decision: allow}
+  - name: a service elsewhere is skipped, team decides
+    request: {path: /web, headers: {x-service: billing}}
+    expect: {decision: deny, status: 401}
+---
+kind: VerifyCases
+authConfig: rollout
+cases:
+  - name: the shadow step never denies
+    expect: {decision: allow, setHeaders: {x-checked: "yes"}}
+"#;
+    verify(&plugins, manifest).expect(
+        0,
+        &[
+            r#""case":"a service on /api passes by OR","decision":"allow""#,
+            r#""case":"a service elsewhere is skipped, team decides","decision":"deny""#,
+            r#""case":"the shadow step never denies","decision":"allow""#,
+        ],
+    );
+}

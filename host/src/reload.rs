@@ -22,7 +22,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    chain::{Chain, ChainStep, Limits, StepOptions},
+    chain::{ChainStep, Limits},
     config::{self, AuthConfig, ConfigError},
     loader::{Instance, Loader},
     router::{Generation, Router},
@@ -147,25 +147,7 @@ impl Reloader {
                         step: instance,
                     })
                     .collect();
-                let limits = Limits {
-                    failure_mode_allow: auth.failure_mode_allow,
-                    ..self.limits
-                };
-                let options = auth
-                    .steps
-                    .iter()
-                    .map(|s| StepOptions {
-                        shadow: s.shadow,
-                        when: s.when.clone(),
-                    })
-                    .collect();
-                let mut chain = Chain::new(auth.id(), steps, limits)
-                    .with_step_options(options)
-                    .with_owned_headers(auth.failure_mode_allow_remove_headers.clone());
-                if let Some(expr) = &auth.boolean_expr {
-                    chain = chain.with_expr(expr.clone());
-                }
-                (auth.id(), Arc::new(chain))
+                (auth.id(), Arc::new(auth.chain(steps, self.limits)))
             })
             .collect();
         let previous = self.router.install(Arc::new(Generation {

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
-use gatehouse::config::{self, StepConfig};
+use gatehouse::config::{self, AuthConfig, StepConfig};
 use serde::Deserialize;
 use serde_yaml::Value;
 
@@ -44,6 +44,9 @@ pub(crate) struct ChainPlan {
     pub(crate) steps: Vec<StepConfig>,
     /// Request cases to run through the chain.
     pub(crate) cases: Vec<Case>,
+    /// The auth config document (None for Gloo plugin entries): its chain is
+    /// built by the host's own `AuthConfig::chain`.
+    pub(crate) config: Option<AuthConfig>,
 }
 
 impl Plan {
@@ -168,6 +171,7 @@ fn entry_chain(entry: Entry) -> Result<ChainPlan, String> {
             ..StepConfig::default()
         }],
         cases: entry.cases,
+        config: None,
     })
 }
 
@@ -217,8 +221,9 @@ fn auth_configs(documents: Vec<Value>, origin: &str) -> anyhow::Result<Plan> {
             id: c.id(),
             auth_config: true,
             failure_mode_allow: c.failure_mode_allow,
-            steps: c.steps,
+            steps: c.steps.clone(),
             cases: Vec::new(),
+            config: Some(c),
         })
         .collect();
     for (at, document) in case_documents {

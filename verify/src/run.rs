@@ -334,7 +334,11 @@ async fn run_case(
             )],
         ),
     );
-    let decision = Chain::new(chain.id.clone(), steps, limits)
+    let built_chain = match &chain.config {
+        Some(config) => config.chain(steps, limits),
+        None => Chain::new(chain.id.clone(), steps, limits),
+    };
+    let decision = built_chain
         .run_with_state(&request, case.request.state.clone(), &NoObserver)
         .await;
     let diff = cases::diff(&case.expect, &decision);

@@ -20,6 +20,8 @@ mod document;
 
 use std::path::{Path, PathBuf};
 
+use crate::chain::{Chain, ChainStep, Limits, StepOptions};
+
 pub use document::parse_documents;
 
 /// One auth config: an id and its steps, in order.
@@ -44,6 +46,32 @@ pub struct AuthConfig {
 }
 
 impl AuthConfig {
+    /// The chain this auth config describes, over its steps built in order:
+    /// failure policy, `booleanExpr`, each step's `shadow` and `when`. The host's
+    /// reload and gatehouse-verify both build chains here, so verify runs
+    /// exactly the chain the host would.
+    pub fn chain(&self, steps: Vec<ChainStep>, limits: Limits) -> Chain {
+        let limits = Limits {
+            failure_mode_allow: self.failure_mode_allow,
+            ..limits
+        };
+        let options = self
+            .steps
+            .iter()
+            .map(|s| StepOptions {
+                shadow: s.shadow,
+                when: s.when.clone(),
+            })
+            .collect();
+        let chain = Chain::new(self.id(), steps, limits)
+            .with_step_options(options)
+            .with_owned_headers(self.failure_mode_allow_remove_headers.clone());
+        match &self.boolean_expr {
+            Some(expr) => chain.with_expr(expr.clone()),
+            None => chain,
+        }
+    }
+
     /// The id a route names in `context_extensions.config_id`: `namespace.name`,
     /// or `name` when there is no namespace.
     pub fn id(&self) -> String {
