@@ -60,6 +60,7 @@ async fn sigterm_cuts_hung_calls_at_the_drain_timeout_and_exits_0() {
     let sent = Instant::now();
     let code = host.terminate().await;
     let took = sent.elapsed();
+    eprintln!("exited {took:?} after SIGTERM");
     assert_eq!(code, Some(0), "exit code:\n{}", host.logs());
     assert!(
         took >= Duration::from_millis(900),
@@ -153,6 +154,7 @@ async fn sigterm_closes_idle_and_half_open_connections_without_waiting_for_the_d
     let sent = Instant::now();
     let code = host.terminate().await;
     let took = sent.elapsed();
+    eprintln!("exited {took:?} after SIGTERM");
     assert_eq!(code, Some(0), "exit code:\n{}", host.logs());
     assert!(
         took < Duration::from_millis(200 + 2500),
