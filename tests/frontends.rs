@@ -5,10 +5,12 @@
 use std::net::SocketAddr;
 
 use gatehouse::frontend::spoe::frame::{
-    decode_kv_list, encode_control_frame, encode_frame, encode_kv_list, kind, put_bytes, put_value,
-    read_frame, Frame, Reader, Value, FLAG_FIN,
+    decode_kv_list, encode_control_frame, encode_frame, encode_kv_list, kind, put_bytes,
+    read_frame, Frame, Reader, Value,
 };
-use gatehouse_tests::{free_addr, http_exchange, repo_root, Host, PluginDir};
+use gatehouse_tests::{
+    free_addr, http_exchange, raw::spoe_notify as notify, repo_root, Host, PluginDir,
+};
 use tokio::{
     io::{AsyncWriteExt, BufReader},
     net::TcpStream,
@@ -225,24 +227,6 @@ async fn next_kv<R: tokio::io::AsyncBufRead + Unpin>(
     let frame = next_frame(reader).await;
     assert_eq!(frame.kind, want);
     decode_kv_list(&frame.payload).expect("kv")
-}
-
-/// A NOTIFY frame with one `check-request` message carrying `args`.
-fn notify(stream_id: u64, args: &[(&str, Value)]) -> Vec<u8> {
-    let mut payload = Vec::new();
-    put_bytes(&mut payload, b"check-request");
-    payload.push(u8::try_from(args.len()).expect("few args"));
-    for (name, value) in args {
-        put_bytes(&mut payload, name.as_bytes());
-        put_value(&mut payload, value);
-    }
-    encode_frame(&Frame {
-        kind: kind::NOTIFY,
-        flags: FLAG_FIN,
-        stream_id,
-        frame_id: 1,
-        payload,
-    })
 }
 
 fn headers_bin(headers: &[(&str, &str)]) -> Value {

@@ -13,7 +13,7 @@ use gatehouse_tests::{
     auth_config, check_request, http_exchange,
     raw::{
         connect, connect_and_send, h2_frame, h2_frames, h2_hello, h2_settings, http1_keepalive,
-        nginx_check, read_spoe_frame, rss_kib, spoe_hello, spoe_notify, spoe_session,
+        nginx_check, read_spoe_frame, rss_kib, spoe_check, spoe_hello, spoe_session,
         start_with_every_listener, trickle, wait_closed, wait_read_closed, Listeners,
         ADMIN_HEALTHZ, H2_GOAWAY, H2_PREFACE, H2_SETTINGS, SETTINGS_MAX_CONCURRENT_STREAMS,
     },
@@ -43,7 +43,7 @@ async fn answered_everywhere(host: &Host, at: Listeners) {
     assert_eq!(http_exchange(at.http, &close).0, 200, "HTTP forward-auth");
     assert_eq!(host.admin_get("/healthz").0, 200, "admin");
     let mut spoe = spoe_session(at.spoe).await;
-    spoe.write_all(&spoe_notify(1, "fast"))
+    spoe.write_all(&spoe_check(1, "fast"))
         .await
         .expect("NOTIFY");
     let ack = read_spoe_frame(&mut spoe).await.expect("ACK");

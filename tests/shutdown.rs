@@ -13,10 +13,10 @@ use gatehouse_tests::{
     auth_config, check_request,
     raw::{
         connect, connect_and_send, h2_frames, h2_hello, http1_keepalive, nginx_check,
-        read_spoe_frame, spoe_notify, spoe_session, start_with_every_listener, wait_closed,
+        read_spoe_frame, spoe_check, spoe_session, start_with_every_listener, wait_closed,
         ADMIN_HEALTHZ, H2_GOAWAY, H2_PREFACE,
     },
-    step, verdict, PluginDir, Verdict,
+    step, verdict, Host, PluginDir, Verdict,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -35,6 +35,16 @@ fn configs() -> String {
 /// Step and chain limits far above the hung call, so only the drain cuts it.
 const NO_CHAIN_LIMITS: [&str; 4] = ["--step-timeout-ms", "20000", "--chain-deadline-ms", "20000"];
 
+/// Sends SIGTERM; asserts the host exits 0 and returns how long that took.
+async fn terminate_timed(host: &mut Host) -> Duration {
+    let sent = Instant::now();
+    let code = host.terminate().await;
+    let took = sent.elapsed();
+    eprintln!("exited {took:?} after SIGTERM");
+    assert_eq!(code, Some(0), "exit code:\n{}", host.logs());
+    took
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_cuts_hung_calls_at_the_drain_timeout_and_exits_0() {
     let plugins = PluginDir::with(&[MB]);
@@ -52,16 +62,12 @@ async fn sigterm_cuts_hung_calls_at_the_drain_timeout_and_exits_0() {
     let mut http_hung = connect_and_send(at.http, nginx_check("hung").as_bytes()).await;
     let mut spoe_hung = spoe_session(at.spoe).await;
     spoe_hung
-        .write_all(&spoe_notify(1, "hung"))
+        .write_all(&spoe_check(1, "hung"))
         .await
         .expect("NOTIFY");
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let sent = Instant::now();
-    let code = host.terminate().await;
-    let took = sent.elapsed();
-    eprintln!("exited {took:?} after SIGTERM");
-    assert_eq!(code, Some(0), "exit code:\n{}", host.logs());
+    let took = terminate_timed(&mut host).await;
     assert!(
         took >= Duration::from_millis(900),
         "exited after {took:?}: the in-flight calls did not get the drain timeout"
@@ -151,11 +157,7 @@ async fn sigterm_closes_idle_and_half_open_connections_without_waiting_for_the_d
     let mut spoe_idle = spoe_session(at.spoe).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let sent = Instant::now();
-    let code = host.terminate().await;
-    let took = sent.elapsed();
-    eprintln!("exited {took:?} after SIGTERM");
-    assert_eq!(code, Some(0), "exit code:\n{}", host.logs());
+    let took = terminate_timed(&mut host).await;
     assert!(
         took < Duration::from_millis(200 + 2500),
         "exited after {took:?}: idle connections held the drain"

@@ -142,18 +142,14 @@ pub async fn read_spoe_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
     Some(body)
 }
 
-/// A NOTIFY asking about `GET /` for auth config `config_id`.
-pub fn spoe_notify(stream_id: u64, config_id: &str) -> Vec<u8> {
+/// A NOTIFY frame with one `check-request` message carrying `args`.
+pub fn spoe_notify(stream_id: u64, args: &[(&str, Value)]) -> Vec<u8> {
     let mut payload = Vec::new();
     put_bytes(&mut payload, b"check-request");
-    payload.push(3);
-    for (name, value) in [
-        ("method", Value::str("GET")),
-        ("path", Value::str("/")),
-        ("config_id", Value::str(config_id)),
-    ] {
+    payload.push(u8::try_from(args.len()).expect("few args"));
+    for (name, value) in args {
         put_bytes(&mut payload, name.as_bytes());
-        put_value(&mut payload, &value);
+        put_value(&mut payload, value);
     }
     encode_frame(&Frame {
         kind: kind::NOTIFY,
@@ -162,6 +158,18 @@ pub fn spoe_notify(stream_id: u64, config_id: &str) -> Vec<u8> {
         frame_id: 1,
         payload,
     })
+}
+
+/// A NOTIFY asking about `GET /` for auth config `config_id`.
+pub fn spoe_check(stream_id: u64, config_id: &str) -> Vec<u8> {
+    spoe_notify(
+        stream_id,
+        &[
+            ("method", Value::str("GET")),
+            ("path", Value::str("/")),
+            ("config_id", Value::str(config_id)),
+        ],
+    )
 }
 
 /// Resident memory of process `pid` in KiB.
