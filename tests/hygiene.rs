@@ -327,3 +327,43 @@ async fn grpc_advertises_and_enforces_max_concurrent_streams() {
         "RST_STREAM REFUSED_STREAM for the eighth only"
     );
 }
+
+#[tokio::test]
+async fn a_forward_auth_body_that_trickles_is_refused_after_the_header_timeout() {
+    let plugins = PluginDir::with(&[MB]);
+    let args = ["--header-timeout-ms", "800", "--idle-timeout-ms", "60000"];
+    let (_host, at) = start_with_every_listener(&configs(), &plugins, &args).await;
+    // A complete head announcing 40 bytes, then one body byte every 100 ms.
+    let head = nginx_check("fast").replace("\r\n\r\n", "\r\nContent-Length: 40\r\n\r\n");
+    let mut stream = connect_and_send(at.http, head.as_bytes()).await;
+    let (mut reader, mut writer) = stream.split();
+    let trickling = async {
+        for _ in 0..40 {
+            if writer.write_all(b"x").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let answer = async {
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(2500),
+            tokio::io::AsyncReadExt::read_to_end(&mut reader, &mut buf),
+        )
+        .await;
+        buf
+    };
+    let started = std::time::Instant::now();
+    let (_, answer) = tokio::join!(trickling, answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408"),
+        "a slow body gets 408: {answer:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2200),
+        "refused within the timeout plus a second: {:?}",
+        started.elapsed()
+    );
+}

@@ -110,6 +110,11 @@ impl Router {
         }
     }
 
+    /// The bounds requests are held to.
+    pub fn limits(&self) -> &RequestLimits {
+        &self.limits
+    }
+
     /// The metrics this router records into.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics

@@ -30,7 +30,7 @@
 
 mod gateway;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -58,10 +58,6 @@ pub const ENVOY_REMOVE_HEADER: &str = "x-envoy-auth-headers-to-remove";
 /// Allow-response header carrying the established user id.
 pub const USER_HEADER: &str = "x-gatehouse-user-id";
 
-/// Largest body read from a check request; larger ones are cut (the router
-/// refuses bodies over its own, usually smaller, limit).
-const MAX_BODY: usize = 8 << 20;
-
 /// Log budget for refused checks (a client can send them at will).
 static REFUSED: Throttle = Throttle::new(10);
 
@@ -70,6 +66,10 @@ static REFUSED: Throttle = Throttle::new(10);
 struct Frontend {
     router: Arc<Router>,
     trust: Trust,
+    /// How long a check's body may take to arrive once its head has
+    /// (`--header-timeout-ms`): a slow body holds a call in flight, which the
+    /// idle timeout does not end.
+    body_timeout: Duration,
 }
 
 /// Serves forward-auth checks on `listener`, reading them as `trust` says,
@@ -81,9 +81,12 @@ pub async fn serve(
     limits: ConnLimits,
     drain: Drain,
 ) {
-    let app = axum::Router::new()
-        .fallback(check)
-        .with_state(Frontend { router, trust });
+    let body_timeout = limits.header_timeout;
+    let app = axum::Router::new().fallback(check).with_state(Frontend {
+        router,
+        trust,
+        body_timeout,
+    });
     let name = "HTTP forward-auth";
     listener::http::serve(listener, name, Protocol::Http1, app, limits, drain).await;
 }
@@ -94,12 +97,13 @@ async fn check(
     request: axum::extract::Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the check request body");
-            return StatusCode::PAYLOAD_TOO_LARGE.into_response();
-        }
+    // Never buffer more than the router would hand to plugins (it answers 413).
+    let most = frontend.router.limits().max_body_bytes;
+    let read = tokio::time::timeout(frontend.body_timeout, axum::body::to_bytes(body, most));
+    let body = match read.await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) => return refuse_body(peer, StatusCode::PAYLOAD_TOO_LARGE, &e),
+        Err(elapsed) => return refuse_body(peer, StatusCode::REQUEST_TIMEOUT, &elapsed),
     };
     let gateway = frontend.trust.gateway;
     match to_request(&parts, peer, &body, frontend.trust) {
@@ -123,6 +127,14 @@ async fn check(
             }))
         }
     }
+}
+
+/// A check whose body is too large or too slow: refused (never judged without it).
+fn refuse_body(peer: SocketAddr, status: StatusCode, error: &dyn std::fmt::Display) -> Response {
+    if let Some(suppressed) = REFUSED.admit() {
+        tracing::warn!(%peer, %error, %status, suppressed, "cannot read the check request body");
+    }
+    status.into_response()
 }
 
 /// Appends `name: value` to `map`, skipping (and logging) what HTTP cannot carry.
