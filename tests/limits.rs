@@ -1,7 +1,7 @@
 //! The request limits and the failure policy, each set by its flag on the real
 //! binary: every test shows the flag changing the decision.
 
-use gatehouse_tests::{auth_config, check_request, step, verdict, Host, PluginDir};
+use gatehouse_tests::{auth_config, check_request, http_of, step, verdict, Host, PluginDir};
 
 const SH: &str = "libset_headers.so";
 const MB: &str = "libmisbehaving.so";
@@ -29,14 +29,7 @@ fn tagged() -> String {
 /// The denial status (None: allowed) of a check carrying `body` and `headers`.
 async fn status(host: &Host, body: &str, headers: &[(&str, &str)]) -> Option<i32> {
     let mut request = check_request(Some("tagged"), "/", headers);
-    if let Some(http) = request
-        .attributes
-        .as_mut()
-        .and_then(|a| a.request.as_mut())
-        .and_then(|r| r.http.as_mut())
-    {
-        http.body = body.into();
-    }
+    http_of(&mut request).body = body.into();
     verdict(&host.check(request).await).denied_status()
 }
 

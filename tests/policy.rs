@@ -2,12 +2,34 @@
 //! document with names on its config entries loads unchanged and decides with
 //! OR, NOT and parentheses, short-circuiting.
 
-use gatehouse_tests::{check_request, verdict, Host, PluginDir};
+use gatehouse_tests::{check_request, http_of, verdict, Host, PluginDir};
 
 const RH: &str = "librequired_header.so";
 const SH: &str = "libset_headers.so";
 
-/// `(team || service) && !blocked`, then a tagging step, as a Gloo user writes it.
+/// The last step of every config here: tags what it allows.
+const TAG: &str = "  - pluginAuth:
+      name: tag
+      pluginFileName: libset_headers.so
+      exportedSymbolName: SetHeaders
+      config: {headers: [{name: x-checked, value: 'yes'}]}
+";
+
+/// `config` (whose last line ends `spec.configs`) with [`TAG`] as its last step.
+fn with_tag(config: &str) -> String {
+    format!("{config}{TAG}")
+}
+
+/// A host serving `config` + [`TAG`], with the plugins these tests use.
+async fn start(config: &str) -> (Host, PluginDir) {
+    let plugins = PluginDir::with(&[RH, SH]);
+    match Host::start(&with_tag(config), &plugins, &[]).await {
+        Ok(host) => (host, plugins),
+        Err(failure) => panic!("gatehouse did not start: {failure:?}"),
+    }
+}
+
+/// `(team || service) && !blocked`, then the tagging step, as a Gloo user writes it.
 const EITHER: &str = "apiVersion: enterprise.gloo.solo.io/v1
 kind: AuthConfig
 metadata: {name: either, namespace: gloo-system}
@@ -31,19 +53,11 @@ spec:
       pluginFileName: librequired_header.so
       exportedSymbolName: RequiredHeader
       config: {requiredHeader: x-blocked, allowedValues: ['yes']}
-  - pluginAuth:
-      name: tag
-      pluginFileName: libset_headers.so
-      exportedSymbolName: SetHeaders
-      config: {headers: [{name: x-checked, value: 'yes'}]}
 ";
 
 #[tokio::test]
 async fn boolean_expr_decides_with_or_not_and_parentheses() {
-    let plugins = PluginDir::with(&[RH, SH]);
-    let host = Host::start(EITHER, &plugins, &[])
-        .await
-        .unwrap_or_else(|f| panic!("gatehouse did not start: {f:?}"));
+    let (host, _plugins) = start(EITHER).await;
     let decide = |headers: &'static [(&'static str, &'static str)]| {
         let host = &host;
         async move {
@@ -95,7 +109,7 @@ async fn boolean_expr_decides_with_or_not_and_parentheses() {
 async fn an_expression_naming_an_unknown_config_is_refused_at_load() {
     let plugins = PluginDir::with(&[RH, SH]);
     let broken = EITHER.replace("!blocked", "!oidc");
-    let failure = match Host::start(&broken, &plugins, &[]).await {
+    let failure = match Host::start(&with_tag(&broken), &plugins, &[]).await {
         Ok(_) => panic!("started with a booleanExpr naming no config"),
         Err(failure) => failure,
     };
@@ -126,16 +140,8 @@ spec:
       pluginFileName: libset_headers.so
       exportedSymbolName: SetHeaders
       config: {headers: [{name: x-new, value: 'yes'}]}
-  - pluginAuth:
-      name: tag
-      pluginFileName: libset_headers.so
-      exportedSymbolName: SetHeaders
-      config: {headers: [{name: x-checked, value: 'yes'}]}
 ";
-    let plugins = PluginDir::with(&[RH, SH]);
-    let host = Host::start(config, &plugins, &[])
-        .await
-        .unwrap_or_else(|f| panic!("gatehouse did not start: {f:?}"));
+    let (host, _plugins) = start(config).await;
     for _ in 0..2 {
         let allowed = verdict(&host.check(check_request(Some("rollout"), "/", &[])).await);
         assert_eq!(allowed.header("x-checked"), Some("yes"), "{allowed:?}");
@@ -175,28 +181,13 @@ spec:
       pluginFileName: librequired_header.so
       exportedSymbolName: RequiredHeader
       config: {requiredHeader: x-team, allowedValues: [platform]}
-  - pluginAuth:
-      name: tag
-      pluginFileName: libset_headers.so
-      exportedSymbolName: SetHeaders
-      config: {headers: [{name: x-checked, value: 'yes'}]}
 ";
-    let plugins = PluginDir::with(&[RH, SH]);
-    let host = Host::start(config, &plugins, &[])
-        .await
-        .unwrap_or_else(|f| panic!("gatehouse did not start: {f:?}"));
+    let (host, _plugins) = start(config).await;
     let decide = |method: &'static str, path: &'static str| {
         let host = &host;
         async move {
             let mut request = check_request(Some("routes"), path, &[]);
-            if let Some(http) = request
-                .attributes
-                .as_mut()
-                .and_then(|a| a.request.as_mut())
-                .and_then(|r| r.http.as_mut())
-            {
-                http.method = method.into();
-            }
+            http_of(&mut request).method = method.into();
             verdict(&host.check(request).await)
         }
     };

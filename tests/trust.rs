@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
 use gatehouse_tests::{
-    auth_config, check_request,
+    auth_config, check_request, http_of,
     http_server::{Reply, TestServer},
     step, verdict, Host, PluginDir, Verdict,
 };
@@ -31,12 +31,7 @@ fn with_header_map(
     headers: &[(&str, &str)],
 ) -> envoy_types::pb::envoy::service::auth::v3::CheckRequest {
     let mut request = check_request(Some(config_id), "/", &[]);
-    let http = request
-        .attributes
-        .as_mut()
-        .and_then(|a| a.request.as_mut())
-        .and_then(|r| r.http.as_mut())
-        .expect("http attributes");
+    let http = http_of(&mut request);
     http.headers.clear();
     http.header_map = Some(HeaderMap {
         headers: headers

@@ -401,6 +401,16 @@ pub fn check_request(
     }
 }
 
+/// The HTTP attributes of a check (from [`check_request`]), to change one part.
+pub fn http_of(request: &mut CheckRequest) -> &mut HttpRequest {
+    request
+        .attributes
+        .as_mut()
+        .and_then(|a| a.request.as_mut())
+        .and_then(|r| r.http.as_mut())
+        .expect("check_request always has http attributes")
+}
+
 /// What a `CheckResponse` said, flattened for assertions.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
