@@ -3,6 +3,7 @@
 //! any plugin library.
 
 pub mod boolean;
+mod effects;
 pub mod expr;
 pub mod fail_open;
 mod headers;
@@ -12,7 +13,6 @@ pub mod when;
 pub use input::{RequestCache, StepInput};
 
 use std::{
-    collections::BTreeMap,
     panic::AssertUnwindSafe,
     sync::Arc,
     time::{Duration, Instant},
@@ -23,11 +23,11 @@ use tracing::Instrument;
 
 use crate::{
     logging::Throttle,
-    model::{Allowed, AppendAction, Decision, Denied, HeaderOp, Request, State, StepOutcome},
+    model::{AppendAction, Decision, Denied, HeaderOp, Request, State, StepOutcome},
 };
+use effects::{deny, Effects, Run};
 use expr::Expr;
 use fail_open::OwnedHeaders;
-use headers::HeaderMerge;
 
 /// Why a step gave no answer. Every one of these denies the request.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -388,76 +388,6 @@ impl Chain {
 
 /// Step failures are logged at most this often (a client may cause them at will).
 static FAILURES: Throttle = Throttle::new(20);
-
-/// One chain run in progress.
-struct Run<'r> {
-    request: &'r Request,
-    effects: Effects<'r>,
-    cache: RequestCache,
-    deadline: Instant,
-}
-
-/// What the allowing steps of one run did so far.
-struct Effects<'r> {
-    upstream: HeaderMerge<'r>,
-    response: HeaderMerge<'r>,
-    user_id: Option<String>,
-    metadata: BTreeMap<String, String>,
-    state: State,
-}
-
-impl<'r> Effects<'r> {
-    fn new(request: &'r Request, state: State) -> Self {
-        Self {
-            upstream: HeaderMerge::new(&request.headers),
-            response: HeaderMerge::default(),
-            user_id: None,
-            metadata: BTreeMap::new(),
-            state,
-        }
-    }
-
-    /// Takes one allowing step's effects over.
-    fn apply(&mut self, outcome: StepOutcome) {
-        self.upstream
-            .apply(outcome.request_headers, &outcome.remove_request_headers);
-        self.response.apply(outcome.response_headers, &[]);
-        for key in &outcome.state_remove {
-            self.state.remove(key);
-        }
-        self.state.extend(outcome.state_set);
-        self.metadata.extend(outcome.dynamic_metadata);
-        self.user_id = outcome.user_id.or(self.user_id.take());
-    }
-
-    fn into_allowed(self) -> Allowed {
-        let (set_headers, remove_headers) = self.upstream.into_changes();
-        Allowed {
-            set_headers,
-            remove_headers,
-            response_headers: self.response.into_lines(),
-            user_id: self.user_id,
-            dynamic_metadata: self.metadata,
-            state: self.state,
-        }
-    }
-}
-
-/// The denial a step answered with.
-fn deny(outcome: StepOutcome, step: &str) -> Decision {
-    let mut headers = HeaderMerge::default();
-    headers.apply(outcome.response_headers, &[]);
-    Decision::Deny(Denied {
-        status: if outcome.status == 0 {
-            403
-        } else {
-            outcome.status
-        },
-        body: outcome.body,
-        headers: headers.into_lines(),
-        reason: format!("denied by step '{step}'"),
-    })
-}
 
 /// Set on the upstream request when `failureModeAllow` let a failed chain through.
 pub const FAILURE_MODE_HEADER: &str = "x-gatehouse-failure-mode-allowed";
