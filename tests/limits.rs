@@ -1,7 +1,9 @@
 //! The request limits and the failure policy, each set by its flag on the real
 //! binary: every test shows the flag changing the decision.
 
-use gatehouse_tests::{auth_config, check_request, http_of, step, verdict, Host, PluginDir};
+use gatehouse_tests::{
+    auth_config, check_request, http_of, step, tagged_config, verdict, Host, PluginDir,
+};
 
 const SH: &str = "libset_headers.so";
 const MB: &str = "libmisbehaving.so";
@@ -14,18 +16,6 @@ async fn host(config: &str, args: &[&str]) -> (Host, PluginDir) {
     }
 }
 
-fn tagged() -> String {
-    auth_config(
-        "tagged",
-        &[step(
-            "tag",
-            SH,
-            "SetHeaders",
-            "{headers: [{name: x, value: y}]}",
-        )],
-    )
-}
-
 /// The denial status (None: allowed) of a check carrying `body` and `headers`.
 async fn status(host: &Host, body: &str, headers: &[(&str, &str)]) -> Option<i32> {
     let mut request = check_request(Some("tagged"), "/", headers);
@@ -35,14 +25,14 @@ async fn status(host: &Host, body: &str, headers: &[(&str, &str)]) -> Option<i32
 
 #[tokio::test]
 async fn max_body_bytes_refuses_larger_bodies_with_413() {
-    let (host, _plugins) = host(&tagged(), &["--max-body-bytes", "16"]).await;
+    let (host, _plugins) = host(&tagged_config(), &["--max-body-bytes", "16"]).await;
     assert_eq!(status(&host, "sixteen bytes!!!", &[]).await, None);
     assert_eq!(status(&host, "seventeen bytes!!", &[]).await, Some(413));
 }
 
 #[tokio::test]
 async fn max_header_bytes_refuses_larger_headers_with_431() {
-    let (host, _plugins) = host(&tagged(), &["--max-header-bytes", "64"]).await;
+    let (host, _plugins) = host(&tagged_config(), &["--max-header-bytes", "64"]).await;
     assert_eq!(status(&host, "", &[("x-small", "v")]).await, None);
     let big = "v".repeat(80);
     assert_eq!(status(&host, "", &[("x-big", &big)]).await, Some(431));

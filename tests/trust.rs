@@ -9,7 +9,7 @@ use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
 use gatehouse_tests::{
     auth_config, check_request, http_of,
     http_server::{Reply, TestServer},
-    step, verdict, Host, PluginDir, Verdict,
+    step, tagged_config, verdict, Host, PluginDir, Verdict,
 };
 
 const RH: &str = "librequired_header.so";
@@ -170,16 +170,7 @@ async fn denials_tell_the_proxy_nothing_of_panics_or_loaded_configs() {
 
 #[tokio::test]
 async fn client_caused_refusals_are_logged_rate_limited() {
-    let config = auth_config(
-        "tagged",
-        &[step(
-            "tag",
-            SH,
-            "SetHeaders",
-            "{headers: [{name: x, value: y}]}",
-        )],
-    );
-    let (host, _plugins) = host(&config, &[SH], &[]).await;
+    let (host, _plugins) = host(&tagged_config(), &[SH], &[]).await;
     let before = host.log_len();
     for _ in 0..200 {
         let denied = verdict(&host.check(check_request(Some("nope"), "/", &[])).await);

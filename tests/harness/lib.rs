@@ -506,6 +506,19 @@ pub fn auth_config(name: &str, steps: &[String]) -> String {
     )
 }
 
+/// Auth config `tagged`: one set-headers step that sets `x: y` and allows.
+pub fn tagged_config() -> String {
+    auth_config(
+        "tagged",
+        &[step(
+            "tag",
+            "libset_headers.so",
+            "SetHeaders",
+            "{headers: [{name: x, value: y}]}",
+        )],
+    )
+}
+
 /// A free loopback address, e.g. for `--http-listen` or `--spoe-listen`.
 pub fn free_addr() -> SocketAddr {
     format!("127.0.0.1:{}", free_port()).parse().expect("addr")
