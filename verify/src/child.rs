@@ -149,7 +149,7 @@ fn died(chain: &ChainPlan, status: ExitStatus, progress: &Progress, report: &mut
     let (failure, doing) = progress
         .stage
         .clone()
-        .unwrap_or((Failure::Load, format!("verifying '{}'", chain.id)));
+        .unwrap_or((Failure::Load, format!("verifying '{}'", chain.id())));
     let how = match status.signal() {
         Some(libc::SIGABRT) => "the process aborted (SIGABRT): a panic in a plugin built with \
              panic = \"abort\", or an abort() in plugin code"
@@ -167,12 +167,12 @@ fn died(chain: &ChainPlan, status: ExitStatus, progress: &Progress, report: &mut
     log.error(
         "plugin killed the process",
         vec![
-            ("chain", json!(chain.id)),
+            ("chain", json!(chain.id())),
             ("check", json!("crash")),
             ("error", json!(what)),
         ],
     );
-    let steps_left = chain.steps.len().saturating_sub(progress.steps);
+    let steps_left = chain.steps().len().saturating_sub(progress.steps);
     let mut cases_left = chain.cases.len().saturating_sub(progress.cases);
     // Recorded even if every step and case was already counted (a death while stopping).
     report.record(failure, what.clone());

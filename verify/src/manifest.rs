@@ -34,25 +34,31 @@ pub(crate) struct Plan {
 /// One chain: an auth config, or one Gloo plugin entry (a one-step chain).
 #[derive(Debug)]
 pub(crate) struct ChainPlan {
-    /// The auth config id, or the entry's name.
-    pub(crate) id: String,
     /// Set for auth configs: requests carry it as `config_id`.
     pub(crate) auth_config: bool,
-    /// `spec.failureModeAllow` of an auth config (false for Gloo entries).
-    pub(crate) failure_mode_allow: bool,
-    /// The steps, in order.
-    pub(crate) steps: Vec<StepConfig>,
+    /// The chain as the host reads it (a Gloo entry becomes a one-step auth
+    /// config named after it); built by the host's own `AuthConfig::chain`.
+    pub(crate) config: AuthConfig,
     /// Request cases to run through the chain.
     pub(crate) cases: Vec<Case>,
-    /// The auth config document (None for Gloo plugin entries): its chain is
-    /// built by the host's own `AuthConfig::chain`.
-    pub(crate) config: Option<AuthConfig>,
+}
+
+impl ChainPlan {
+    /// The auth config id, or the entry's name.
+    pub(crate) fn id(&self) -> String {
+        self.config.id()
+    }
+
+    /// The steps, in order.
+    pub(crate) fn steps(&self) -> &[StepConfig] {
+        &self.config.steps
+    }
 }
 
 impl Plan {
     /// Number of plugin steps.
     pub(crate) fn step_count(&self) -> usize {
-        self.chains.iter().map(|c| c.steps.len()).sum()
+        self.chains.iter().map(|c| c.steps().len()).sum()
     }
 
     /// Number of request cases.
@@ -160,18 +166,19 @@ fn entry_chain(entry: Entry) -> Result<ChainPlan, String> {
         .name
         .unwrap_or_else(|| entry.exported_symbol_name.clone());
     Ok(ChainPlan {
-        id: name.clone(),
         auth_config: false,
-        failure_mode_allow: false,
-        steps: vec![StepConfig {
-            name,
-            plugin_file_name: entry.plugin_file_name,
-            exported_symbol_name: entry.exported_symbol_name,
-            config: entry.config,
-            ..StepConfig::default()
-        }],
+        config: AuthConfig {
+            name: name.clone(),
+            steps: vec![StepConfig {
+                name,
+                plugin_file_name: entry.plugin_file_name,
+                exported_symbol_name: entry.exported_symbol_name,
+                config: entry.config,
+                ..StepConfig::default()
+            }],
+            ..AuthConfig::default()
+        },
         cases: entry.cases,
-        config: None,
     })
 }
 
@@ -217,25 +224,22 @@ fn auth_configs(documents: Vec<Value>, origin: &str) -> anyhow::Result<Plan> {
     let configs = config::parse_documents(&host_text.join("---\n"), origin)?;
     let mut chains: Vec<ChainPlan> = configs
         .into_iter()
-        .map(|c| ChainPlan {
-            id: c.id(),
+        .map(|config| ChainPlan {
             auth_config: true,
-            failure_mode_allow: c.failure_mode_allow,
-            steps: c.steps.clone(),
+            config,
             cases: Vec::new(),
-            config: Some(c),
         })
         .collect();
     for (at, document) in case_documents {
         let known = || {
             chains
                 .iter()
-                .map(|c| c.id.as_str())
+                .map(ChainPlan::id)
                 .collect::<Vec<_>>()
                 .join(", ")
         };
         let index = match &document.auth_config {
-            Some(id) => chains.iter().position(|c| &c.id == id).ok_or_else(|| {
+            Some(id) => chains.iter().position(|c| c.id() == *id).ok_or_else(|| {
                 anyhow!(
                     "{at}: authConfig: no auth config '{id}' in this file (it has: {})",
                     known()
@@ -297,7 +301,7 @@ mod tests {
         .expect("plan");
         assert_eq!(plan.form, "Gloo plugin entry");
         assert_eq!(plan.chains.len(), 1);
-        let step = &plan.chains[0].steps[0];
+        let step = &plan.chains[0].steps()[0];
         assert_eq!(
             (step.name.as_str(), step.plugin_file_name.as_str()),
             ("MyPlugin", "Plugin.so")
@@ -313,8 +317,8 @@ mod tests {
         )
         .expect("plan");
         assert_eq!(plan.form, "list of Gloo plugin entries");
-        assert_eq!(plan.chains[0].id, "A");
-        assert_eq!(plan.chains[0].steps[0].config, serde_json::Value::Null);
+        assert_eq!(plan.chains[0].id(), "A");
+        assert_eq!(plan.chains[0].steps()[0].config, serde_json::Value::Null);
         assert_eq!((plan.step_count(), plan.case_count()), (2, 1));
     }
 
@@ -352,10 +356,10 @@ mod tests {
         );
         let plan = parse(&text, "m.yaml").expect("plan");
         assert_eq!(plan.form, "AuthConfig documents");
-        let ids: Vec<_> = plan.chains.iter().map(|c| c.id.as_str()).collect();
+        let ids: Vec<_> = plan.chains.iter().map(ChainPlan::id).collect();
         assert_eq!(ids, ["ns.demo", "other"]);
         assert!(plan.chains[0].auth_config);
-        assert_eq!(plan.chains[0].steps[0].config["k"], "v");
+        assert_eq!(plan.chains[0].steps()[0].config["k"], "v");
         assert_eq!(
             (plan.chains[0].cases.len(), plan.chains[1].cases.len()),
             (1, 0)

@@ -12,7 +12,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use gatehouse::{
-    chain::{Chain, ChainStep, Limits, NoObserver, Step},
+    chain::{ChainStep, Limits, NoObserver, Step},
     config::StepConfig,
     loader::{Instance, Library, LoadError, Loader, PanicStrategy},
 };
@@ -71,7 +71,7 @@ pub(crate) async fn verify_chain(
         steps: Vec::new(),
         complete: true,
     };
-    for (index, step) in chain.steps.iter().enumerate() {
+    for (index, step) in chain.steps().iter().enumerate() {
         let doing = format!(
             "{} ({}): loading and building it",
             step_label(chain, index, step),
@@ -124,7 +124,7 @@ pub(crate) async fn verify_chain(
     // Stop (the host cancels a generation's token when it is replaced).
     report.stage(
         Failure::Config,
-        &format!("'{}': stopping its services", chain.id),
+        &format!("'{}': stopping its services", chain.id()),
     );
     stop.cancel();
     log.debug("services stopped", vec![]);
@@ -139,7 +139,7 @@ fn case_label(chain: &ChainPlan, case: &Case) -> String {
         } else {
             "plugin"
         },
-        chain.id,
+        chain.id(),
         case.name
     )
 }
@@ -147,9 +147,9 @@ fn case_label(chain: &ChainPlan, case: &Case) -> String {
 /// Log fields naming a chain.
 fn chain_fields(chain: &ChainPlan) -> Fields {
     if chain.auth_config {
-        vec![("authConfig", json!(chain.id))]
+        vec![("authConfig", json!(chain.id()))]
     } else {
-        vec![("name", json!(chain.id))]
+        vec![("name", json!(chain.id()))]
     }
 }
 
@@ -169,12 +169,12 @@ fn step_label(chain: &ChainPlan, index: usize, step: &StepConfig) -> String {
     if chain.auth_config {
         format!(
             "auth config '{}' step {} '{}'",
-            chain.id,
+            chain.id(),
             index + 1,
             step.name
         )
     } else {
-        format!("plugin '{}'", chain.id)
+        format!("plugin '{}'", chain.id())
     }
 }
 
@@ -316,13 +316,9 @@ async fn run_case(
             step: Arc::clone(&b.instance) as Arc<dyn Step>,
         })
         .collect();
-    let limits = Limits {
-        failure_mode_allow: chain.failure_mode_allow,
-        ..limits
-    };
     let request = case.request.to_request(
         format!("verify-case-{}", index + 1),
-        chain.auth_config.then_some(chain.id.as_str()),
+        chain.auth_config.then_some(chain.id().as_str()),
     );
     log.debug(
         "running request case",
@@ -334,11 +330,9 @@ async fn run_case(
             )],
         ),
     );
-    let built_chain = match &chain.config {
-        Some(config) => config.chain(steps, limits),
-        None => Chain::new(chain.id.clone(), steps, limits),
-    };
-    let decision = built_chain
+    let decision = chain
+        .config
+        .chain(steps, limits)
         .run_with_state(&request, case.request.state.clone(), &NoObserver)
         .await;
     let diff = cases::diff(&case.expect, &decision);

@@ -25,7 +25,7 @@ use crate::chain::{Chain, ChainStep, Limits, StepOptions};
 pub use document::parse_documents;
 
 /// One auth config: an id and its steps, in order.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct AuthConfig {
     /// `metadata.name`.
     pub name: String,
