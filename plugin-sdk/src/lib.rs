@@ -68,6 +68,10 @@ compile_error!(
 mod config;
 mod export;
 mod helpers;
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 pub mod runtime;
 mod service;
 mod stop;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hyper::{header::HeaderName, Method, Uri};
+use gatehouse_plugin_sdk::http::hyper::{header::HeaderName, Method, Uri};
 use serde::Deserialize;
 
 /// Headers that describe the connection, not the request: never forwarded.

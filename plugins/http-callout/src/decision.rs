@@ -1,11 +1,10 @@
 //! The service's answer → allow, deny or failure, and each → a response.
 
+use gatehouse_plugin_sdk::http::{hyper::header::HeaderName, Reply};
 use gatehouse_plugin_sdk::{allow, deny, Response, ResponseExt};
-use hyper::header::HeaderName;
 
 use crate::{
     cache::Headers,
-    client::Reply,
     config::{FailureMode, Settings},
 };
 

@@ -16,7 +16,6 @@
 //! cached.
 
 pub mod cache;
-pub mod client;
 pub mod config;
 pub mod decision;
 pub mod outbound;
@@ -29,9 +28,12 @@ use std::{
 use gatehouse_plugin_sdk::{export_plugins, Error, Plugin, Request, Response};
 
 use cache::AllowCache;
-use client::Client;
 pub use config::{Config, Settings};
 use decision::Outcome;
+use gatehouse_plugin_sdk::http::Client;
+
+/// The largest answer body read from the service.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Failures are logged at most once per this many seconds.
 const LOG_EVERY_SECONDS: u64 = 10;
@@ -82,7 +84,11 @@ impl HttpCallout {
             Ok(callout) => callout,
             Err(why) => return Outcome::Failure(why),
         };
-        match self.client.send(callout, self.settings.timeout).await {
+        match self
+            .client
+            .send(callout, self.settings.timeout, MAX_BODY_BYTES)
+            .await
+        {
             Ok(reply) => decision::classify(&self.settings, &reply),
             Err(why) => Outcome::Failure(why),
         }

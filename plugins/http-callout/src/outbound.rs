@@ -1,18 +1,17 @@
 //! The callout request built from the request being authorized.
 
+use gatehouse_plugin_sdk::http::{
+    hyper::{self, header::HeaderValue},
+    Empty, HeaderMap, OutboundRequest,
+};
 use gatehouse_plugin_sdk::{Request, RequestExt};
-use http_body_util::Empty;
-use hyper::{body::Bytes, header::HeaderValue, HeaderMap};
 
 use crate::config::Settings;
 
 /// The callout for `request`: the configured method and URL, every value of
 /// each forwarded header, and the original path and method when asked for.
 /// Values that are not valid header values are left out.
-pub fn outbound(
-    settings: &Settings,
-    request: &Request,
-) -> Result<hyper::Request<Empty<Bytes>>, String> {
+pub fn outbound(settings: &Settings, request: &Request) -> Result<OutboundRequest, String> {
     let mut headers = HeaderMap::new();
     for name in &settings.forward_headers {
         for value in request.header_values(name.as_str()) {

@@ -4,7 +4,9 @@
 use gatehouse_plugin_sdk::{allow, Response, ResponseExt};
 use serde_json::Value;
 
-use crate::{config::ForwardClaim, verify::Claims};
+use gatehouse_plugin_sdk::jwt::Claims;
+
+use crate::config::ForwardClaim;
 
 /// How verified claims are published.
 #[derive(Debug, Clone)]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use jsonwebtoken::Algorithm;
+use gatehouse_plugin_sdk::jwt::{jsonwebtoken::Algorithm, Checks};
 use serde::Deserialize;
 
 /// The largest accepted `leewaySeconds` (one hour).
@@ -133,11 +133,19 @@ fn default_refetch_wait() -> u64 {
 }
 
 /// True for the HMAC algorithms.
-pub fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
-}
+pub use gatehouse_plugin_sdk::jwt::is_hmac;
 
 impl Config {
+    /// The token checks this config asks for.
+    pub fn checks(&self) -> Checks {
+        Checks {
+            algorithms: self.algorithms.clone(),
+            leeway_seconds: self.leeway_seconds,
+            issuer: self.issuer.clone(),
+            audiences: self.audiences.clone(),
+        }
+    }
+
     /// Checks what serde cannot: key sources, ranges and names.
     pub fn check(&self) -> Result<(), String> {
         if self.jwks.is_none() && self.hs_secret.is_none() {

@@ -3,15 +3,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use gatehouse_plugin_sdk::{runtime, Stop};
+use gatehouse_plugin_sdk::{
+    jwt::{Fetcher, Key, KeySet, RemoteJwks, Schedule},
+    runtime, Stop,
+};
 use serde_json::Value;
 
-use crate::{
-    config::{Config, JwksConfig},
-    fetch::Fetcher,
-    jwks::{Key, KeySet},
-    remote::{RemoteJwks, Schedule},
-};
+use crate::config::{Config, JwksConfig};
 
 /// The keys of one step.
 pub enum KeySource {

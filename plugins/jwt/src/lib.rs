@@ -19,23 +19,19 @@
 
 pub mod claims;
 pub mod config;
-pub mod fetch;
-pub mod jwks;
 pub mod keys;
-pub mod remote;
 pub mod token;
-pub mod verify;
 
 use gatehouse_plugin_sdk::{
     deny, export_plugins, Error, Plugin, Request, Response, ResponseExt, Stop,
 };
 
 pub use config::Config;
+use gatehouse_plugin_sdk::jwt::{Claims, Rejection, Verifier};
 use {
     claims::Publisher,
     keys::KeySource,
     token::{TokenSource, MAX_TOKEN_LEN},
-    verify::{Rejection, Verifier},
 };
 
 /// One configured `Jwt` step.
@@ -59,7 +55,7 @@ impl Jwt {
     }
 
     /// Verifies `token`, refetching a URL JWKS once if no current key fits it.
-    async fn check(&self, token: &str) -> Result<verify::Claims, Rejection> {
+    async fn check(&self, token: &str) -> Result<Claims, Rejection> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(Rejection::Malformed);
         }
@@ -112,7 +108,7 @@ impl Plugin for Jwt {
         config.check()?;
         Ok(Self {
             source: TokenSource::from(&config.token_source),
-            verifier: Verifier::new(&config),
+            verifier: Verifier::new(&config.checks()),
             keys: KeySource::load(&config)?,
             publisher: Publisher::new(&config.state_key_prefix, &config.forward_claims),
         })

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hyper::header::HeaderName;
+use gatehouse_plugin_sdk::http::hyper::header::HeaderName;
 
 use crate::{cache::AllowCache, config::CacheSettings};
 use gatehouse_plugin_sdk::testing::request_to;

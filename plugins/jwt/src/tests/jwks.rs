@@ -3,10 +3,9 @@
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 
-use crate::{
-    jwks::{Key, KeyKind, KeySet},
-    testkit::{jwks, TestKey},
-};
+use gatehouse_plugin_sdk::jwt::{Key, KeyKind, KeySet};
+
+use crate::testkit::{jwks, TestKey};
 
 #[test]
 fn every_key_type_parses() {

@@ -7,9 +7,9 @@ use gatehouse_plugin_sdk::Decision;
 use serde_json::{json, Value};
 
 use super::{bearer, plugin, run};
+use gatehouse_plugin_sdk::jwt::{Fetcher, Refresh, RemoteJwks, Schedule};
+
 use crate::{
-    fetch::Fetcher,
-    remote::{Refresh, RemoteJwks, Schedule},
     testkit::{claims, jwks, TestKey},
     Jwt,
 };

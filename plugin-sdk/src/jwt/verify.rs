@@ -6,7 +6,7 @@ use std::fmt;
 use jsonwebtoken::{errors::ErrorKind, Algorithm, Header, Validation};
 use serde_json::{Map, Value};
 
-use crate::{config::Config, jwks::KeySet};
+use super::keys::KeySet;
 
 /// At most this many keys are tried for one token (tokens without a `kid`).
 pub const MAX_KEYS_TRIED: usize = 8;
@@ -57,15 +57,29 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// The checks a step applies to every token.
+/// What a [`Verifier`] checks besides the signature.
+#[derive(Debug, Clone)]
+pub struct Checks {
+    /// Accepted `alg` values; `none` is never accepted.
+    pub algorithms: Vec<Algorithm>,
+    /// Clock skew allowed for `exp` and `nbf`, in seconds.
+    pub leeway_seconds: u64,
+    /// The required `iss`, if any (then `iss` must be present).
+    pub issuer: Option<String>,
+    /// Accepted audiences; when empty `aud` is not checked.
+    pub audiences: Vec<String>,
+}
+
+/// The checks applied to every token: algorithm, signature, `exp`, `nbf`,
+/// `iss`, `aud`.
 pub struct Verifier {
     algorithms: Vec<Algorithm>,
     template: Validation,
 }
 
 impl Verifier {
-    /// The checks a config asks for.
-    pub fn new(config: &Config) -> Self {
+    /// A verifier applying `config`.
+    pub fn new(config: &Checks) -> Self {
         let mut template = Validation::new(Algorithm::RS256);
         template.leeway = config.leeway_seconds;
         template.validate_exp = true;

@@ -6,8 +6,6 @@ use std::str::FromStr;
 use jsonwebtoken::{jwk::Jwk, Algorithm, DecodingKey};
 use serde_json::Value;
 
-use crate::config::is_hmac;
-
 /// What kind of key a JWK holds, which decides the algorithms it verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyKind {
@@ -21,6 +19,11 @@ pub enum KeyKind {
     Ed25519,
     /// `kty: oct` or the configured `hsSecret`: HS256/384/512.
     Hmac,
+}
+
+/// True for the HMAC algorithms (HS256/384/512), which need a shared secret.
+pub fn is_hmac(alg: Algorithm) -> bool {
+    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
 impl KeyKind {

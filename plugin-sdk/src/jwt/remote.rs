@@ -13,9 +13,9 @@ use std::{
 
 use tokio::sync::Mutex;
 
-use crate::{
+use super::{
     fetch::Fetcher,
-    jwks::{Key, KeySet},
+    keys::{Key, KeySet},
 };
 
 /// The longest wait before retrying after a failed fetch.
@@ -105,7 +105,7 @@ impl RemoteJwks {
         match outcome {
             Ok((mut set, skipped)) => {
                 for why in skipped {
-                    eprintln!("jwt: JWKS {}: skipped {why}", self.fetcher.url());
+                    eprintln!("JWKS {}: skipped {why}", self.fetcher.url());
                 }
                 if let Some(key) = &self.extra {
                     set.push(key.clone());
@@ -149,7 +149,7 @@ impl RemoteJwks {
     /// a failure), until `stopped` completes (the service's [`Stop`] in the
     /// plugin: `async move { stop.stopped().await }`).
     ///
-    /// [`Stop`]: gatehouse_plugin_sdk::Stop
+    /// [`Stop`]: crate::Stop
     pub async fn run(self: Arc<Self>, stopped: impl Future<Output = ()>) {
         tokio::pin!(stopped);
         loop {
