@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Builds Gatehouse's container images without Docker and without an image registry,
+# from the repository's Dockerfile, with buildah (chroot isolation):
+#
+#   1. base images made here and tagged with the names the FROM lines use (skipped
+#      when present): debian:bookworm-slim (debootstrap --variant=minbase bookworm) and
+#      busybox:1.36 (Debian's busybox-static and its applet links);
+#   2. localhost/gatehouse:TAG          Dockerfile --target host
+#      localhost/gatehouse-plugins:TAG  Dockerfile --target plugins (verified in the build)
+#      both with --build-arg ARTIFACTS=prebuilt: the binaries come from target/PROFILE/,
+#      staged as dist/bin and dist/plugins in a build context of their own, because the
+#      Dockerfile's Rust builder stage needs an image no registry here can give;
+#   3. localhost/gatehouse-plugin-template:TAG  plugins/template/Dockerfile (a
+#      third-party plugin image) with the template plugin, verified by the host image.
+#
+# Usage:
+#   scripts/images.sh [all]          steps 1-3
+#   scripts/images.sh plugin IMAGE MANIFEST LIB.so...
+#                                    a plugin image from plugins/template/Dockerfile
+#                                    with these prebuilt libraries (fails, and makes no
+#                                    image, when the host image's gatehouse-verify
+#                                    refuses them)
+#   scripts/images.sh clean          removes the images of TAG and the base images
+#   scripts/images.sh env            prints the CONTAINERS_CONF line for podman/buildah
+# Environment:
+#   IMAGES_PROFILE  cargo profile the artifacts come from: debug (default: what CI's
+#                   `cargo build --workspace --all-targets` already built) or release
+#                   (then it runs scripts/build-host.sh and scripts/build-plugins.sh)
+#   IMAGES_TAG      tag of the built images (ci)
+#   IMAGES_DIR      work directory: containers.conf, build contexts (target/images)
+#   IMAGES_SKIP_CARGO=1  never run cargo (the artifacts must exist)
+# Needs root (buildah/podman storage in /var/lib/containers) and the Debian packages
+# buildah, podman, runc, debootstrap, busybox-static (scripts/install-peers.sh).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${repo_root}"
+profile="${IMAGES_PROFILE:-debug}"
+tag="${IMAGES_TAG:-ci}"
+work="${IMAGES_DIR:-${repo_root}/target/images}"
+host_image="localhost/gatehouse:${tag}"
+plugins_image="localhost/gatehouse-plugins:${tag}"
+template_image="localhost/gatehouse-plugin-template:${tag}"
+# The names the FROM lines use, as Docker would resolve them.
+debian_base="docker.io/library/debian:bookworm-slim"
+busybox_base="docker.io/library/busybox:1.36"
+bundled_plugins=(librequired_header.so libset_headers.so libapi_key.so libbasic_auth.so
+  libjwt.so libclaims_policy.so libhttp_callout.so)
+
+log() { printf '[images] %s\n' "$*" >&2; }
+
+# Podman's default ulimits cannot be set in this sandbox and crun needs cgroups v2:
+# no default ulimits, runc, host networking.
+containers_conf() {
+  mkdir -p "${work}"
+  local conf="${work}/containers.conf"
+  cat >"${conf}.new" <<'EOF'
+[containers]
+default_ulimits = []
+netns = "host"
+
+[engine]
+runtime = "runc"
+EOF
+  mv -f "${conf}.new" "${conf}"
+  export CONTAINERS_CONF="${conf}"
+}
+
+image_exists() { podman image exists "$1"; }
+
+# import_rootfs DIR IMAGE: a directory tree as a one-layer image.
+import_rootfs() {
+  tar --numeric-owner -C "$1" -c . | podman import - "$2" >/dev/null
+  log "imported $2"
+}
+
+base_debian() {
+  image_exists "${debian_base}" && return 0
+  local root="${work}/rootfs-debian"
+  rm -rf "${root}"
+  log "debootstrap --variant=minbase bookworm (about 30 s)"
+  debootstrap --variant=minbase bookworm "${root}" http://deb.debian.org/debian \
+    >"${work}/debootstrap.log" 2>&1 || {
+    tail -n 20 "${work}/debootstrap.log" >&2
+    return 1
+  }
+  import_rootfs "${root}" "${debian_base}"
+  rm -rf "${root}"
+}
+
+base_busybox() {
+  image_exists "${busybox_base}" && return 0
+  local root="${work}/rootfs-busybox" applet
+  rm -rf "${root}"
+  mkdir -p "${root}/bin" "${root}/tmp"
+  chmod 1777 "${root}/tmp"
+  install -m 0755 /bin/busybox "${root}/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [[ "${applet}" == busybox ]] || ln -s busybox "${root}/bin/${applet}"
+  done
+  import_rootfs "${root}" "${busybox_base}"
+  rm -rf "${root}"
+}
+
+# bud CONTEXT ARGS...: buildah bud as CI runs it (layers cached between runs).
+bud() {
+  local context="$1"
+  shift
+  buildah bud --isolation chroot --layers --pull=never --quiet "$@" "${context}"
+}
+
+artifacts() {
+  if [[ -n "${IMAGES_SKIP_CARGO:-}" ]]; then return 0; fi
+  if [[ "${profile}" == release ]]; then
+    DIST_DIR="${work}/release-dist" scripts/build-host.sh --locked >&2
+    DIST_DIR="${work}/release-dist" scripts/build-plugins.sh --locked >&2
+  else
+    local packages=(-p gatehouse -p gatehouse-verify -p plugin-template) so
+    for so in "${bundled_plugins[@]}"; do
+      so="${so#lib}"
+      packages+=(-p "$(tr _ - <<<"${so%.so}")")
+    done
+    cargo build "${packages[@]}" >&2
+  fi
+}
+
+# The build context of the repository Dockerfile with ARTIFACTS=prebuilt: exactly the
+# files its stages COPY.
+stage_host_context() {
+  local ctx="${work}/context" from="target/${profile}" so
+  [[ "${profile}" == release ]] && from="${work}/release-dist"
+  rm -rf "${ctx}"
+  mkdir -p "${ctx}/dist/bin" "${ctx}/dist/plugins" "${ctx}/deploy/demo" "${ctx}/verify"
+  local bin_dir="${from}" lib_dir="${from}"
+  [[ "${profile}" == release ]] && bin_dir="${from}/bin" lib_dir="${from}/plugins"
+  cp "${bin_dir}/gatehouse" "${bin_dir}/gatehouse-verify" "${ctx}/dist/bin/"
+  for so in "${bundled_plugins[@]}"; do cp "${lib_dir}/${so}" "${ctx}/dist/plugins/"; done
+  cp -r verify/ci "${ctx}/verify/ci"
+  cp deploy/demo/auth-configs.yaml "${ctx}/deploy/demo/"
+  cp Dockerfile "${ctx}/Dockerfile"
+  printf '%s\n' "${ctx}"
+}
+
+build_host_and_plugins() {
+  local ctx
+  ctx="$(stage_host_context)"
+  log "building ${host_image} (Dockerfile --target host, prebuilt ${profile} artifacts)"
+  bud "${ctx}" -f "${ctx}/Dockerfile" --build-arg ARTIFACTS=prebuilt --target host \
+    -t "${host_image}" >/dev/null
+  log "building ${plugins_image} (Dockerfile --target plugins, verified by the host image)"
+  bud "${ctx}" -f "${ctx}/Dockerfile" --build-arg ARTIFACTS=prebuilt --target plugins \
+    -t "${plugins_image}" >/dev/null
+}
+
+# plugin_image IMAGE MANIFEST LIB.so...: plugins/template/Dockerfile, prebuilt libraries.
+plugin_image() {
+  local image="$1" manifest="$2" name ctx
+  shift 2
+  name="$(tr -c 'a-zA-Z0-9\n' - <<<"${image##*/}")"
+  ctx="${work}/plugin-context-${name}"
+  rm -rf "${ctx}"
+  mkdir -p "${ctx}/dist/plugins"
+  cp "$@" "${ctx}/dist/plugins/"
+  cp "${manifest}" "${ctx}/verify.yaml"
+  cp plugins/template/Dockerfile "${ctx}/Dockerfile"
+  log "building ${image} (plugins/template/Dockerfile, verified by ${host_image})"
+  bud "${ctx}" -f "${ctx}/Dockerfile" --build-arg ARTIFACTS=prebuilt \
+    --build-arg GATEHOUSE_IMAGE="${host_image}" -t "${image}" >/dev/null
+}
+
+build_all() {
+  local t0="${SECONDS}"
+  artifacts
+  base_debian
+  base_busybox
+  build_host_and_plugins
+  plugin_image "${template_image}" plugins/template/verify.yaml \
+    "target/${profile}/libplugin_template.so"
+  podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' \
+    | grep -E "gatehouse|debian|busybox" >&2 || true
+  log "done in $((SECONDS - t0)) s"
+}
+
+clean() {
+  local image
+  for image in "${template_image}" "${plugins_image}" "${host_image}" "${busybox_base}" \
+    "${debian_base}"; do
+    if image_exists "${image}"; then podman rmi -f "${image}" >/dev/null && log "removed ${image}"; fi
+  done
+  buildah rm --all >/dev/null 2>&1 || true
+  podman image prune -f >/dev/null 2>&1 || true
+}
+
+containers_conf
+case "${1:-all}" in
+  all) build_all ;;
+  plugin)
+    shift
+    (($# >= 3)) || { log "usage: scripts/images.sh plugin IMAGE MANIFEST LIB.so..."; exit 2; }
+    plugin_image "$@"
+    ;;
+  clean) clean ;;
+  env) printf 'CONTAINERS_CONF=%s\n' "${CONTAINERS_CONF}" ;;
+  *)
+    log "unknown command $1 (all, plugin, clean, env)"
+    exit 2
+    ;;
+esac
