@@ -605,7 +605,7 @@ fn a_plugin_that_aborts_the_process_is_a_failure_not_a_crash() {
 }
 
 #[test]
-fn boolean_expr_when_and_shadow_are_verified_as_the_host_runs_them() {
+fn boolean_expr_when_shadow_and_cache_are_verified_as_the_host_runs_them() {
     let plugins = PluginDir::with(&[RH, SH]);
     let manifest = r#"
 kind: AuthConfig
@@ -643,21 +643,48 @@ spec:
         exportedSymbolName: SetHeaders
         config: {headers: [{name: x-checked, value: "yes"}]}
 ---
+kind: AuthConfig
+metadata: {name: cached}
+spec:
+  configs:
+    - cache: {ttlSeconds: 60, key: ["header:x-user"]}
+      pluginAuth:
+        name: tag
+        pluginFileName: libset_headers.so
+        exportedSymbolName: SetHeaders
+        config: {headers: [{name: x-checked, value: "yes"}]}
+---
+kind: VerifyCases
+authConfig: cached
+cases:
+  - name: a first request runs the step
+    request: {headers: {x-user: alice}}
+    expect: {decision: allow, steps: {tag: ran}}
+  - name: the same key is answered from the cache
+    request: {path: /other, headers: {x-user: alice}}
+    expect: {decision: allow, setHeaders: {x-checked: "yes"}, steps: {tag: cached}}
+  - name: another key runs it again
+    request: {headers: {x-user: bob}}
+    expect: {decision: allow, steps: {tag: ran}}
+---
 kind: VerifyCases
 authConfig: either
 cases:
   - name: a service on /api passes by OR
     request: {path: /api/x, headers: {x-service: billing}}
-    expect: {decision: allow}
+    expect: {decision: allow, steps: {team-header: ran, service-header: ran}}
   - name: a service elsewhere is skipped, team decides
     request: {path: /web, headers: {x-service: billing}}
-    expect: {decision: deny, status: 401}
+    expect: {decision: deny, status: 401, steps: {service-header: skipped}}
+  - name: a team member passes before service is reached
+    request: {path: /api/x, headers: {x-team: platform}}
+    expect: {decision: allow, steps: {team-header: ran, service-header: notRun}}
 ---
 kind: VerifyCases
 authConfig: rollout
 cases:
   - name: the shadow step never denies
-    expect: {decision: allow, setHeaders: {x-checked: "yes"}}
+    expect: {decision: allow, setHeaders: {x-checked: "yes"}, steps: {new-policy: shadow, tag: ran}}
 "#;
     verify(&plugins, manifest).expect(
         0,
@@ -665,6 +692,15 @@ cases:
             r#""case":"a service on /api passes by OR","decision":"allow""#,
             r#""case":"a service elsewhere is skipped, team decides","decision":"deny""#,
             r#""case":"the shadow step never denies","decision":"allow""#,
+            r#""case":"the same key is answered from the cache","decision":"allow""#,
         ],
+    );
+    // A step that did something else than expected fails the case, with a diff.
+    let wrong = manifest.replace("steps: {tag: cached}", "steps: {tag: ran}");
+    verify(&plugins, &wrong).expect(5, &["- steps.tag: ran", "+ steps.tag: cached"]);
+    let bad = manifest.replace("steps: {tag: cached}", "steps: {tag: hit}");
+    verify(&plugins, &bad).expect(
+        2,
+        &["expect.steps.tag: 'hit' is not one of ran, skipped, cached, shadow, notRun"],
     );
 }

@@ -71,6 +71,8 @@ async fn config(State(admin): State<Admin>) -> Json<Value> {
                 "id": chain.id(),
                 "steps": chain.step_names().collect::<Vec<_>>(),
                 "failureModeAllow": chain.limits().failure_mode_allow,
+                "booleanExpr": chain.description()["booleanExpr"],
+                "configs": chain.description()["configs"],
             })
         })
         .collect();

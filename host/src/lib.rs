@@ -11,10 +11,12 @@
 //! [`config`] reads AuthConfig documents; [`reload`] applies them in Gloo's
 //! lifecycle order, [`watch`] triggers it on file changes; [`server`] assembles
 //! the gRPC server, [`admin`] the HTTP admin port ([`metrics`], [`health`]);
+//! [`cache`] holds the per-step decision caches (memory or Redis);
 //! [`listener`] holds every listener's connection limits and shutdown drain;
 //! [`logging`] sets up log output.
 
 pub mod admin;
+pub mod cache;
 pub mod chain;
 pub mod config;
 pub mod frontend;

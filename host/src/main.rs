@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use gatehouse::{
     admin::{self, Admin},
+    cache::{Caches, HashSecret},
     chain::Limits,
     frontend::{http, spoe},
     health::Readiness,
@@ -116,9 +117,42 @@ struct Cli {
     /// Open connections per listener; more are accepted and closed at once.
     #[arg(long, env = "GATEHOUSE_MAX_CONNECTIONS", default_value_t = listener::DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Keep cached steps' decisions in this Redis (`redis://host:port/db`),
+    /// shared by every replica, instead of each host's memory. Needs
+    /// `--cache-hash-key-file`. When Redis fails, cached steps call their plugins.
+    #[arg(
+        long,
+        env = "GATEHOUSE_CACHE_REDIS_URL",
+        requires = "cache_hash_key_file"
+    )]
+    cache_redis_url: Option<String>,
+    /// The secret (at least 32 bytes) cache keys and Redis values are
+    /// authenticated with; every host sharing the Redis needs the same file.
+    #[arg(long, env = "GATEHOUSE_CACHE_HASH_KEY_FILE")]
+    cache_hash_key_file: Option<PathBuf>,
+    /// Longest wait for one Redis call (milliseconds); past it the lookup is a miss.
+    #[arg(long, env = "GATEHOUSE_CACHE_REDIS_TIMEOUT_MS", default_value_t = 25)]
+    cache_redis_timeout_ms: u64,
 }
 
 impl Cli {
+    /// Where cached steps keep their entries.
+    fn caches(&self) -> anyhow::Result<Caches> {
+        let Some(url) = &self.cache_redis_url else {
+            return Ok(Caches::in_memory());
+        };
+        let file = self
+            .cache_hash_key_file
+            .as_ref()
+            .context("--cache-redis-url needs --cache-hash-key-file")?;
+        let bytes = std::fs::read(file)
+            .with_context(|| format!("cannot read --cache-hash-key-file {}", file.display()))?;
+        let secret = HashSecret::new(bytes)
+            .map_err(|e| anyhow::anyhow!("--cache-hash-key-file {}: {e}", file.display()))?;
+        let timeout = Duration::from_millis(self.cache_redis_timeout_ms.max(1));
+        Caches::redis(url, timeout, secret).map_err(|e| anyhow::anyhow!(e))
+    }
+
     /// The connection limits every listener gets.
     fn conn_limits(&self) -> ConnLimits {
         ConnLimits {
@@ -192,17 +226,20 @@ async fn main() -> anyhow::Result<()> {
         error_status: cli.error_status,
         failure_mode_allow: false,
     };
-    let reloader = Arc::new(Reloader::new(
-        &cli.config,
-        Loader::with_copy_dir(
-            &cli.plugin_dir,
-            cli.library_staging_dir
-                .clone()
-                .unwrap_or_else(std::env::temp_dir),
-        ),
-        router.clone(),
-        limits,
-    ));
+    let reloader = Arc::new(
+        Reloader::new(
+            &cli.config,
+            Loader::with_copy_dir(
+                &cli.plugin_dir,
+                cli.library_staging_dir
+                    .clone()
+                    .unwrap_or_else(std::env::temp_dir),
+            ),
+            router.clone(),
+            limits,
+        )
+        .with_caches(Arc::new(cli.caches()?)),
+    );
     let (readiness, health) = Readiness::new().await;
     let readiness = Arc::new(readiness);
 

@@ -7,7 +7,7 @@ use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
-use crate::chain::{Observer, StepResult};
+use crate::chain::{cache::CacheEvent, Observer, StepResult};
 
 /// Every metric the host exports.
 pub struct Metrics {
@@ -18,6 +18,8 @@ pub struct Metrics {
     pub step_seconds: HistogramVec,
     /// Step outcomes by auth config, step and result (allow/deny/error/panic/timeout).
     pub steps: IntCounterVec,
+    /// Decision-cache events by auth config, step and event (hit/miss/eviction).
+    pub step_cache: IntCounterVec,
     /// Configuration reloads by result (`ok`, `failed`).
     pub reloads: IntCounterVec,
     /// Plugin libraries loaded in this process.
@@ -74,6 +76,17 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        let step_cache = register(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "gatehouse_step_cache_total",
+                    "Decision-cache events of cached steps: hit, miss, eviction",
+                ),
+                &["auth_config", "step", "event"],
+            )
+            .expect("valid metric"),
+        );
         let reloads = register(
             &registry,
             IntCounterVec::new(
@@ -103,6 +116,7 @@ impl Metrics {
             requests,
             step_seconds,
             steps,
+            step_cache,
             reloads,
             loaded_libraries,
             generation,
@@ -136,5 +150,11 @@ impl Observer for Metrics {
                 if shadow { "true" } else { "false" },
             ])
             .inc();
+    }
+
+    fn cache(&self, config: &str, step: &str, event: CacheEvent, count: u64) {
+        self.step_cache
+            .with_label_values(&[config, step, event.as_str()])
+            .inc_by(count);
     }
 }

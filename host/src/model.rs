@@ -50,7 +50,7 @@ pub struct Request {
 }
 
 /// Envoy's header merge rules (`HeaderValueOption.append_action`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum AppendAction {
     /// Append a value, or add the header if absent (v2 `append: true`).
     AppendIfExistsOrAdd,
@@ -64,7 +64,7 @@ pub enum AppendAction {
 }
 
 /// A header to set with its merge rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HeaderOp {
     /// Header name (compared case-insensitively).
     pub name: String,
@@ -75,7 +75,7 @@ pub struct HeaderOp {
 }
 
 /// What one step answered.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StepOutcome {
     /// True to continue the chain.
     pub allow: bool,

@@ -22,6 +22,7 @@ use std::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    cache::Caches,
     chain::{ChainStep, Limits},
     config::{self, AuthConfig, ConfigError},
     loader::{Instance, Loader},
@@ -51,6 +52,9 @@ pub struct Reloader {
     loader: Loader,
     router: Arc<Router>,
     limits: Limits,
+    /// Where cached steps keep their entries; memory stores outlive a reload
+    /// for steps it leaves unchanged.
+    caches: Arc<Caches>,
     generations: AtomicU64,
     last_error: Mutex<Option<String>>,
     /// Serialises reloads (SIGHUP and the file watcher may fire together).
@@ -70,10 +74,17 @@ impl Reloader {
             loader,
             router,
             limits,
+            caches: Arc::new(Caches::in_memory()),
             generations: AtomicU64::new(0),
             last_error: Mutex::new(None),
             reloading: Mutex::new(()),
         }
+    }
+
+    /// Keeps cached steps' entries in `caches` (e.g. a Redis) instead of memory.
+    pub fn with_caches(mut self, caches: Arc<Caches>) -> Self {
+        self.caches = caches;
+        self
     }
 
     /// The config file this reloader reads.
@@ -147,7 +158,10 @@ impl Reloader {
                         step: instance,
                     })
                     .collect();
-                (auth.id(), Arc::new(auth.chain(steps, self.limits)))
+                (
+                    auth.id(),
+                    Arc::new(auth.chain(steps, self.limits, &self.caches)),
+                )
             })
             .collect();
         let previous = self.router.install(Arc::new(Generation {

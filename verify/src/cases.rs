@@ -18,7 +18,11 @@
 //!       responseHeaders: {x-gatehouse-decision: allowed}
 //!       state: {requiredHeader: platform}
 //!       userId: demo-user
+//!       steps: {team-header: ran, audit: shadow}   # ran | skipped | cached | shadow | notRun
 //! ```
+//!
+//! Cases run in order through one chain, so a case after a cached step's miss
+//! can expect `cached`.
 //!
 //! Only what `expect` lists is checked; `null` means "must be absent". A denial
 //! is checked with `status`, `body` and `responseHeaders`.
@@ -28,6 +32,8 @@ use std::collections::BTreeMap;
 use gatehouse::model::{Allowed, Decision, Denied, Request, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+use crate::steps::STEP_STATES;
 
 /// One request case.
 #[derive(Debug, Clone, Deserialize)]
@@ -116,6 +122,10 @@ pub(crate) struct Expect {
     /// Allow: the user id.
     #[serde(default)]
     user_id: Option<String>,
+    /// Either decision: how each named step took part (`ran`, `skipped`,
+    /// `cached`, `shadow`, `notRun`).
+    #[serde(default)]
+    steps: BTreeMap<String, String>,
 }
 
 impl Verdict {
@@ -138,6 +148,16 @@ impl Case {
     /// Refuses expectations that cannot apply to the expected decision.
     pub(crate) fn validate(&self) -> Result<(), String> {
         let e = &self.expect;
+        if let Some((step, state)) = e
+            .steps
+            .iter()
+            .find(|(_, s)| !STEP_STATES.contains(&s.as_str()))
+        {
+            return Err(format!(
+                "expect.steps.{step}: '{state}' is not one of {}",
+                STEP_STATES.join(", ")
+            ));
+        }
         let deny_only = [("status", e.status.is_some()), ("body", e.body.is_some())];
         let allow_only = [
             ("setHeaders", !e.set_headers.is_empty()),
@@ -202,7 +222,11 @@ impl CaseRequest {
 
 /// The differences between `expect` and `got`, as `- expected` / `+ got`
 /// line pairs; empty when the case passes.
-pub(crate) fn diff(expect: &Expect, got: &Decision) -> Vec<String> {
+pub(crate) fn diff(
+    expect: &Expect,
+    got: &Decision,
+    steps: &BTreeMap<String, &'static str>,
+) -> Vec<String> {
     let mut lines = Vec::new();
     let mut check = |what: String, want: String, have: String| {
         if want != have {
@@ -210,6 +234,10 @@ pub(crate) fn diff(expect: &Expect, got: &Decision) -> Vec<String> {
             lines.push(format!("+ {what}: {have}"));
         }
     };
+    for (step, want) in &expect.steps {
+        let have = steps.get(step).copied().unwrap_or("notRun");
+        check(format!("steps.{step}"), want.clone(), have.into());
+    }
     match (expect.decision, got) {
         (Verdict::Allow, Decision::Deny(_)) | (Verdict::Deny, Decision::Allow(_)) => {
             let want = expect.decision;
@@ -376,7 +404,10 @@ mod tests {
         let e = expect(
             "decision: allow\nsetHeaders: {X-Team: platform, x-none: null}\nremovedHeaders: [x-debug]\nresponseHeaders: {set-cookie: 'a=1, b=2'}\nstate: {tagged: 'yes', gone: null}\nuserId: alice\n",
         );
-        assert_eq!(diff(&e, &Decision::Allow(allowed())), Vec::<String>::new());
+        assert_eq!(
+            diff(&e, &Decision::Allow(allowed()), &BTreeMap::new()),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
@@ -385,7 +416,7 @@ mod tests {
             "decision: allow\nsetHeaders: {x-team: security, x-new: v}\nremovedHeaders: [x-other]\nstate: {tagged: null}\n",
         );
         assert_eq!(
-            diff(&e, &Decision::Allow(allowed())),
+            diff(&e, &Decision::Allow(allowed()), &BTreeMap::new()),
             [
                 "- setHeaders.x-new: \"v\"",
                 "+ setHeaders.x-new: (absent)",
@@ -408,11 +439,15 @@ mod tests {
             reason: "denied by step 'team'".into(),
         });
         assert_eq!(
-            diff(&expect("decision: allow"), &denied),
+            diff(&expect("decision: allow"), &denied, &BTreeMap::new()),
             ["- decision: allow", "+ decision: deny"]
         );
         assert_eq!(
-            diff(&expect("decision: deny\nstatus: 403\nbody: nope"), &denied),
+            diff(
+                &expect("decision: deny\nstatus: 403\nbody: nope"),
+                &denied,
+                &BTreeMap::new()
+            ),
             [
                 "- status: 403",
                 "+ status: 401",

@@ -21,6 +21,7 @@ mod log;
 mod manifest;
 mod report;
 mod run;
+mod steps;
 
 use std::process::ExitCode;
 

@@ -12,7 +12,8 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use gatehouse::{
-    chain::{ChainStep, Limits, NoObserver, Step},
+    cache::Caches,
+    chain::{Chain, ChainStep, Limits, Step},
     config::StepConfig,
     loader::{Instance, Library, LoadError, Loader, PanicStrategy},
 };
@@ -24,6 +25,7 @@ use crate::{
     log::{Fields, Log},
     manifest::ChainPlan,
     report::{Failure, Report},
+    steps::StepRecorder,
 };
 
 /// How long a plugin's `start` may take before verify calls it hung. The host
@@ -101,11 +103,15 @@ pub(crate) async fn verify_chain(
         }
     }
 
-    // Request cases, through the host's chain, if the chain is complete.
+    // Request cases, in order, through one chain the host would build: a
+    // cached step's entries carry from one case to the next.
+    let runnable = built
+        .complete
+        .then(|| host_chain(chain, &built.steps, limits));
     for (index, case) in chain.cases.iter().enumerate() {
         let mut fields = chain_fields(chain);
         fields.push(("case", json!(case.name)));
-        if !built.complete {
+        let Some(runnable) = &runnable else {
             fields.push((
                 "reason",
                 json!("a plugin of this chain failed to load or start"),
@@ -113,9 +119,9 @@ pub(crate) async fn verify_chain(
             log.warn("request case skipped", fields);
             report.case_skipped();
             continue;
-        }
+        };
         report.stage(Failure::Case, &case_label(chain, case));
-        match run_case(chain, &built.steps, index, case, limits, fields, log).await {
+        match run_case(chain, runnable, index, case, fields, log).await {
             Ok(()) => report.case_passed(),
             Err(what) => report.case_failed(what),
         }
@@ -299,16 +305,8 @@ async fn start(step: &Built, stop: &CancellationToken, log: Log) -> Result<(), S
     Err(format!("{}: {text}", step.label))
 }
 
-/// Runs one case through a chain of the built steps.
-async fn run_case(
-    chain: &ChainPlan,
-    built: &[Built],
-    index: usize,
-    case: &Case,
-    limits: Limits,
-    fields: Fields,
-    log: Log,
-) -> Result<(), String> {
+/// The chain the host would build from the built steps, with memory caches.
+fn host_chain(chain: &ChainPlan, built: &[Built], limits: Limits) -> Chain {
     let steps = built
         .iter()
         .map(|b| ChainStep {
@@ -316,6 +314,18 @@ async fn run_case(
             step: Arc::clone(&b.instance) as Arc<dyn Step>,
         })
         .collect();
+    chain.config.chain(steps, limits, &Caches::in_memory())
+}
+
+/// Runs one case through the chain.
+async fn run_case(
+    chain: &ChainPlan,
+    runnable: &Chain,
+    index: usize,
+    case: &Case,
+    fields: Fields,
+    log: Log,
+) -> Result<(), String> {
     let request = case.request.to_request(
         format!("verify-case-{}", index + 1),
         chain.auth_config.then_some(chain.id().as_str()),
@@ -330,12 +340,11 @@ async fn run_case(
             )],
         ),
     );
-    let decision = chain
-        .config
-        .chain(steps, limits)
-        .run_with_state(&request, case.request.state.clone(), &NoObserver)
+    let seen = StepRecorder::default();
+    let decision = runnable
+        .run_with_state(&request, case.request.state.clone(), &seen)
         .await;
-    let diff = cases::diff(&case.expect, &decision);
+    let diff = cases::diff(&case.expect, &decision, &seen.into_map());
     let got = cases::outcome(&decision);
     if diff.is_empty() {
         log.info(

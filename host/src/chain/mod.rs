@@ -3,6 +3,7 @@
 //! any plugin library.
 
 pub mod boolean;
+pub mod cache;
 mod effects;
 pub mod expr;
 pub mod fail_open;
@@ -25,6 +26,7 @@ use crate::{
     logging::Throttle,
     model::{AppendAction, Decision, Denied, HeaderOp, Request, State, StepOutcome},
 };
+use cache::{CacheEvent, Lookup, StepCache};
 use effects::{deny, Effects, Run};
 use expr::Expr;
 use fail_open::OwnedHeaders;
@@ -125,6 +127,9 @@ impl StepResult {
 pub trait Observer: Send + Sync {
     /// One step finished; `shadow` for a shadow step, whose result decided nothing.
     fn step(&self, config: &str, step: &str, result: StepResult, shadow: bool, elapsed: Duration);
+
+    /// A step's decision cache was consulted or made room.
+    fn cache(&self, _config: &str, _step: &str, _event: CacheEvent, _count: u64) {}
 }
 
 /// An observer that ignores everything.
@@ -144,10 +149,12 @@ pub struct Chain {
     expr: Option<Expr>,
     /// Per-step options, by index (shorter than `steps`: the rest have none).
     options: Vec<StepOptions>,
+    /// What the auth config said, for the admin port's `/config`.
+    description: serde_json::Value,
 }
 
 /// How one step takes part in a chain, beyond its plugin.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct StepOptions {
     /// A shadow step runs, and its would-be result is logged and counted
     /// (`shadow="true"`), but it never denies, fails the chain, or changes
@@ -155,6 +162,18 @@ pub struct StepOptions {
     pub shadow: bool,
     /// The step runs only when all of these hold; otherwise it is skipped.
     pub when: Vec<when::Condition>,
+    /// A hit replays the step's recorded outcome without calling the plugin.
+    pub cache: Option<Arc<dyn StepCache>>,
+}
+
+impl std::fmt::Debug for StepOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepOptions")
+            .field("shadow", &self.shadow)
+            .field("when", &self.when)
+            .field("cache", &self.cache.is_some())
+            .finish()
+    }
 }
 
 /// What running one step came to.
@@ -178,7 +197,19 @@ impl Chain {
             owned: OwnedHeaders::default(),
             expr: None,
             options: Vec::new(),
+            description: serde_json::Value::Null,
         }
+    }
+
+    /// Attaches what the auth config said (shown by `/config`).
+    pub fn with_description(mut self, description: serde_json::Value) -> Self {
+        self.description = description;
+        self
+    }
+
+    /// What the auth config said (`booleanExpr`, each step's options).
+    pub fn description(&self) -> &serde_json::Value {
+        &self.description
     }
 
     /// Gives the steps their options, by index (see [`StepOptions`]).
@@ -282,14 +313,9 @@ impl Chain {
         }
         let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
         let started = Instant::now();
+        let cache = options.and_then(|o| o.cache.as_deref());
         let result = self
-            .call(
-                step,
-                run.request,
-                &run.effects.state,
-                &mut run.cache,
-                run.deadline,
-            )
+            .decide(index, cache, run, observer)
             .instrument(span.clone())
             .await;
         let elapsed = started.elapsed();
@@ -355,6 +381,43 @@ impl Chain {
             headers: Vec::new(),
             reason: format!("step '{step}' failed: {error}"),
         })
+    }
+
+    /// The step's outcome: replayed from its cache on a hit, otherwise from
+    /// the plugin (and then offered to the cache).
+    async fn decide(
+        &self,
+        index: usize,
+        cache: Option<&dyn StepCache>,
+        run: &mut Run<'_>,
+        observer: &dyn Observer,
+    ) -> Result<StepOutcome, StepError> {
+        let step = &self.steps[index];
+        let key = match cache {
+            None => None,
+            Some(cache) => match cache.lookup(run.request, &run.effects.state).await {
+                Lookup::Hit(outcome) => {
+                    observer.cache(&self.id, &step.name, CacheEvent::Hit, 1);
+                    tracing::debug!("decision replayed from the step's cache");
+                    return Ok(outcome);
+                }
+                Lookup::Miss(key) => {
+                    observer.cache(&self.id, &step.name, CacheEvent::Miss, 1);
+                    Some((cache, key))
+                }
+            },
+        };
+        let state = &run.effects.state;
+        let result = self
+            .call(step, run.request, state, &mut run.cache, run.deadline)
+            .await;
+        if let (Some((cache, key)), Ok(outcome)) = (key, &result) {
+            let evicted = cache.store(key, outcome);
+            if evicted > 0 {
+                observer.cache(&self.id, &step.name, CacheEvent::Eviction, evicted);
+            }
+        }
+        result
     }
 
     async fn call(

@@ -132,6 +132,42 @@ pub enum Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextTest(Text);
 
+impl TextTest {
+    /// The test as written (`prefix`, `exact`, `regex`/`matches`, `present`).
+    fn describe(&self, regex_field: &str) -> (String, serde_json::Value) {
+        match &self.0 {
+            Text::Present(p) => ("present".into(), (*p).into()),
+            Text::Prefix(p) => ("prefix".into(), p.as_str().into()),
+            Text::Exact(e) if regex_field == "matches" => ("equals".into(), e.as_str().into()),
+            Text::Exact(e) => ("exact".into(), e.as_str().into()),
+            Text::Regex(r) => (regex_field.into(), r.as_str().into()),
+        }
+    }
+}
+
+impl Condition {
+    /// The condition in the shape it is written in YAML (for `/config`).
+    pub fn describe(&self) -> serde_json::Value {
+        use serde_json::{json, Map, Value};
+        let named = |field: &str, value: &str, test: &TextTest| {
+            let (kind, given) = test.describe("matches");
+            let mut fields = Map::new();
+            fields.insert(field.into(), value.into());
+            fields.insert(kind, given);
+            Value::Object(fields)
+        };
+        match self {
+            Condition::Path(test) => {
+                let (kind, given) = test.describe("regex");
+                json!({"path": {kind: given}})
+            }
+            Condition::Method(methods) => json!({"method": methods}),
+            Condition::Header(name, test) => json!({"header": named("name", name, test)}),
+            Condition::State(key, test) => json!({"state": named("key", key, test)}),
+        }
+    }
+}
+
 fn regex(pattern: &str) -> Result<Text, String> {
     RegexBuilder::new(pattern)
         .size_limit(MAX_REGEX_SIZE)

@@ -4,7 +4,10 @@ use std::collections::BTreeSet;
 
 use serde::{de::IgnoredAny, Deserialize};
 
-use super::{AuthConfig, ConfigError, StepConfig};
+use super::{
+    cache::{self, CacheDocument},
+    AuthConfig, ConfigError, StepConfig,
+};
 use crate::chain::{
     expr::{self, Expr},
     when::{self, ConditionDocument},
@@ -89,6 +92,9 @@ struct StepDocument {
     /// Conditions that must all hold for the step to run.
     #[serde(default)]
     when: Vec<ConditionDocument>,
+    /// Replays the step's decision for requests with the same key parts.
+    #[serde(default)]
+    cache: Option<CacheDocument>,
     plugin_auth: PluginAuth,
 }
 
@@ -153,6 +159,7 @@ pub fn parse_documents(text: &str, origin: &str) -> Result<Vec<AuthConfig>, Conf
             failure_mode_allow: doc.spec.failure_mode_allow,
             failure_mode_allow_remove_headers: doc.spec.failure_mode_allow_remove_headers,
             boolean_expr,
+            boolean_expr_text: doc.spec.boolean_expr,
             origin: where_.clone(),
         };
         if !ids.insert(config.id()) {
@@ -192,6 +199,10 @@ fn step_config(i: usize, entry: StepDocument) -> Result<StepConfig, String> {
         .enumerate()
         .map(|(j, c)| when::compile(c).map_err(|e| format!("spec.configs[{i}].when[{j}]: {e}")))
         .collect::<Result<_, _>>()?;
+    let cache = match entry.cache {
+        Some(doc) => Some(cache::compile(doc).map_err(|e| format!("spec.configs[{i}].{e}"))?),
+        None => None,
+    };
     Ok(StepConfig {
         name: p.name,
         plugin_file_name: p.plugin_file_name,
@@ -199,6 +210,7 @@ fn step_config(i: usize, entry: StepDocument) -> Result<StepConfig, String> {
         config: p.config,
         shadow: entry.shadow,
         when,
+        cache,
     })
 }
 
@@ -296,7 +308,7 @@ spec:
         let e = error("kind: AuthConfig\nmetadata: {name: x}\nspec:\n  configs:\n  - oauth2: {}\n");
         assert!(
             e.contains(
-                "spec.configs[0].oauth2: unknown field `oauth2`, expected one of `name`, `shadow`, `when`, `pluginAuth`"
+                "spec.configs[0].oauth2: unknown field `oauth2`, expected one of `name`, `shadow`, `when`, `cache`, `pluginAuth`"
             ),
             "{e}"
         );

@@ -16,11 +16,15 @@
 //!         config: {requiredHeader: x-team, allowedValues: [platform]}
 //! ```
 
+mod cache;
 mod document;
 
 use std::path::{Path, PathBuf};
 
-use crate::chain::{Chain, ChainStep, Limits, StepOptions};
+use crate::{
+    cache::{CacheSpec, Caches},
+    chain::{Chain, ChainStep, Limits, StepOptions},
+};
 
 pub use document::parse_documents;
 
@@ -41,35 +45,64 @@ pub struct AuthConfig {
     pub failure_mode_allow_remove_headers: Vec<String>,
     /// `spec.booleanExpr`, parsed: how the steps' answers combine (None: all must allow).
     pub boolean_expr: Option<crate::chain::expr::Expr>,
+    /// `spec.booleanExpr` as written.
+    pub boolean_expr_text: Option<String>,
     /// Where it came from, for error messages (`file.yaml, document 2`).
     pub origin: String,
 }
 
 impl AuthConfig {
     /// The chain this auth config describes, over its steps built in order:
-    /// failure policy, `booleanExpr`, each step's `shadow` and `when`. The host's
-    /// reload and gatehouse-verify both build chains here, so verify runs
-    /// exactly the chain the host would.
-    pub fn chain(&self, steps: Vec<ChainStep>, limits: Limits) -> Chain {
+    /// failure policy, `booleanExpr`, each step's `shadow`, `when` and `cache`
+    /// (its store from `caches`). The host's reload and gatehouse-verify both
+    /// build chains here, so verify runs exactly the chain the host would.
+    pub fn chain(&self, steps: Vec<ChainStep>, limits: Limits, caches: &Caches) -> Chain {
         let limits = Limits {
             failure_mode_allow: self.failure_mode_allow,
             ..limits
         };
+        let id = self.id();
         let options = self
             .steps
             .iter()
             .map(|s| StepOptions {
                 shadow: s.shadow,
                 when: s.when.clone(),
+                cache: s.cache.as_ref().map(|spec| caches.for_step(&id, s, spec)),
             })
             .collect();
-        let chain = Chain::new(self.id(), steps, limits)
+        let chain = Chain::new(id, steps, limits)
+            .with_description(self.describe())
             .with_step_options(options)
             .with_owned_headers(self.failure_mode_allow_remove_headers.clone());
         match &self.boolean_expr {
             Some(expr) => chain.with_expr(expr.clone()),
             None => chain,
         }
+    }
+
+    /// What this auth config says beyond its step names, as JSON for `/config`.
+    fn describe(&self) -> serde_json::Value {
+        let steps: Vec<_> = self
+            .steps
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.name,
+                    "pluginFileName": s.plugin_file_name,
+                    "exportedSymbolName": s.exported_symbol_name,
+                    "shadow": s.shadow,
+                    "when": s.when.iter().map(|c| c.describe()).collect::<Vec<_>>(),
+                    "cache": s.cache.as_ref().map(|c| serde_json::json!({
+                        "ttlSeconds": c.ttl.as_secs(),
+                        "key": c.key.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                        "maxEntries": c.max_entries,
+                        "cacheDenials": c.cache_denials,
+                    })),
+                })
+            })
+            .collect();
+        serde_json::json!({"booleanExpr": self.boolean_expr_text, "configs": steps})
     }
 
     /// The id a route names in `context_extensions.config_id`: `namespace.name`,
@@ -98,6 +131,9 @@ pub struct StepConfig {
     pub shadow: bool,
     /// `when:` on the config entry: the step runs only if every condition holds.
     pub when: Vec<crate::chain::when::Condition>,
+    /// `cache:` on the config entry: replay the step's decision for requests
+    /// whose key parts are the same.
+    pub cache: Option<CacheSpec>,
 }
 
 /// A config file that cannot be used. The message names the file, document and field.
