@@ -115,6 +115,27 @@ expect_status "${c}" deny 403
 expect_eq "${c}" "body" "$(cat "${work}/deny.body")" "denied by policy"
 expect_not_upstream "${c}" "${p}"
 
+# --- /either: Gloo's booleanExpr (team || service) && !blocked ------------------------
+either() { # CASE NAME WANT_STATUS HEADER...
+  local c="$1" name="$2" want="$3" p="/either/$2-${run_id}"
+  shift 3
+  http "${name}" "${p}" "$@"
+  expect_status "${c}" "${name}" "${want}"
+  if [[ "${want}" == 200 ]]; then
+    reached_upstream "${p}" && pass "${c}: reached the upstream" || fail "${c}: the upstream did not see ${p}"
+  else
+    expect_not_upstream "${c}" "${p}"
+  fi
+}
+either "booleanExpr: a team member (first operand of ||)" either-team 200 -H 'x-team: platform'
+either "booleanExpr: the billing service (second operand of ||)" either-service 200 -H 'x-service: billing'
+either "booleanExpr: a blocked team member (!blocked false, no step denied)" either-blocked 403 \
+  -H 'x-team: security' -H 'x-blocked: yes'
+either "booleanExpr: no credential (the last denial)" either-none 401
+expect_eq "booleanExpr: no credential (the last denial)" "body" \
+  "$(cat "${work}/either-none.body")" "missing header x-service"
+either "booleanExpr: a wrong team and a wrong service" either-wrong 403 -H 'x-team: intern' -H 'x-service: ads'
+
 # --- /unknown: a config_id gatehouse does not have -------------------------------------
 c="unknown config_id"
 p="/unknown/${run_id}"
