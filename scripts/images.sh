@@ -21,6 +21,11 @@
 #                                    image, when the host image's gatehouse-verify
 #                                    refuses them)
 #   scripts/images.sh clean          removes the images of TAG and the base images
+#   scripts/images.sh default-build  the Dockerfile's default path, as a user with Docker
+#                                    runs it (builder stage, release, from a clean export
+#                                    of HEAD), with a local stand-in for rust:1-bookworm
+#                                    (this machine's stable toolchain on the Debian base):
+#                                    slow (a release build from scratch), not run by CI
 #   scripts/images.sh env            prints the CONTAINERS_CONF line for podman/buildah
 # Environment:
 #   IMAGES_PROFILE  cargo profile the artifacts come from: debug (default: what CI's
@@ -181,6 +186,49 @@ build_all() {
   log "done in $((SECONDS - t0)) s"
 }
 
+# rust:1-bookworm stand-in: the Debian base, a C toolchain, this machine's rustc/cargo
+# and CA bundle.
+base_rust() {
+  local image="docker.io/library/rust:1-bookworm" toolchain ctr
+  image_exists "${image}" && return 0
+  toolchain="$(rustc --print sysroot)"
+  ctr="$(buildah from --pull=never "${debian_base}")"
+  buildah run --isolation chroot "${ctr}" sh -c 'apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      ca-certificates gcc libc6-dev make git >/dev/null && rm -rf /var/lib/apt/lists/*'
+  buildah copy "${ctr}" "${toolchain}" /usr/local/rust >/dev/null
+  # This machine's CA bundle, so cargo reaches crates.io the way the machine does.
+  buildah copy "${ctr}" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt \
+    >/dev/null
+  buildah config --env PATH=/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    "${ctr}"
+  buildah commit --quiet "${ctr}" "${image}" >/dev/null
+  buildah rm "${ctr}" >/dev/null
+  log "made ${image} from ${toolchain}"
+}
+
+# The default path of the Dockerfile: `docker build --target host|plugins .` on a clone.
+default_build() {
+  local src="${work}/default-src" t0
+  base_debian
+  base_busybox
+  base_rust
+  rm -rf "${src}"
+  mkdir -p "${src}"
+  git archive HEAD | tar -x -C "${src}"
+  t0="${SECONDS}"
+  # buildah 1.28 resolves the stages a target needs before it applies ARG defaults, so
+  # it skips `builder` unless the argument is given; Docker (BuildKit) needs no
+  # --build-arg here.
+  bud "${src}" --build-arg ARTIFACTS=builder --target host -t "localhost/gatehouse:default" \
+    >/dev/null
+  log "default --target host: $((SECONDS - t0)) s (builder stage: release build from scratch)"
+  t0="${SECONDS}"
+  bud "${src}" --build-arg ARTIFACTS=builder --target plugins \
+    -t "localhost/gatehouse-plugins:default" >/dev/null
+  log "default --target plugins: $((SECONDS - t0)) s (builder cached, plugins verified)"
+}
+
 clean() {
   local image
   for image in "${template_image}" "${plugins_image}" "${host_image}" "${busybox_base}" \
@@ -200,9 +248,10 @@ case "${1:-all}" in
     plugin_image "$@"
     ;;
   clean) clean ;;
+  default-build) default_build ;;
   env) printf 'CONTAINERS_CONF=%s\n' "${CONTAINERS_CONF}" ;;
   *)
-    log "unknown command $1 (all, plugin, clean, env)"
+    log "unknown command $1 (all, plugin, clean, default-build, env)"
     exit 2
     ;;
 esac

@@ -271,3 +271,137 @@ fn envoy_points_at_the_service_port_and_every_config_id_exists() {
         }
     }
 }
+
+/// One `FROM … AS name` stage of a Dockerfile: its base and its instruction lines
+/// (continuations joined).
+struct Stage {
+    name: String,
+    base: String,
+    lines: Vec<String>,
+}
+
+fn stages(relative: &str) -> Vec<Stage> {
+    let path = repo_root().join(relative);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let joined = text.replace("\\\n", " ");
+    let mut stages: Vec<Stage> = Vec::new();
+    for line in joined.lines().map(str::trim) {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words[0] == "FROM" {
+            assert_eq!(
+                words.get(2),
+                Some(&"AS"),
+                "{relative}: unnamed stage: {line}"
+            );
+            stages.push(Stage {
+                name: words[3].to_string(),
+                base: words[1].to_string(),
+                lines: Vec::new(),
+            });
+        } else if let Some(stage) = stages.last_mut() {
+            stage.lines.push(line.to_string());
+        }
+    }
+    stages
+}
+
+fn stage<'a>(stages: &'a [Stage], name: &str) -> &'a Stage {
+    stages
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no stage {name}"))
+}
+
+fn has_line(stage: &Stage, start: &str) -> bool {
+    stage.lines.iter().any(|l| l.starts_with(start))
+}
+
+#[test]
+fn the_images_match_the_deployment_and_plugins_are_verified_before_they_become_an_image() {
+    let deployment = one("deploy/kubernetes/deployment.yaml", "Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let host = &pod["containers"][0];
+    let dockerfile = stages("Dockerfile");
+
+    // The Deployment runs the two targets the README tells users to build.
+    let image_of = |c: &Value| {
+        str_of(&c["image"], "image")
+            .split(':')
+            .next()
+            .map(String::from)
+    };
+    assert_eq!(image_of(host).as_deref(), Some("gatehouse"));
+    assert_eq!(
+        image_of(&pod["initContainers"][0]).as_deref(),
+        Some("gatehouse-plugins")
+    );
+
+    // host: the user the pod runs as, the plugin directory the pod mounts.
+    let host_stage = stage(&dockerfile, "host");
+    let user = format!(
+        "USER {}:{}",
+        pod["securityContext"]["runAsUser"]
+            .as_u64()
+            .expect("runAsUser"),
+        pod["securityContext"]["runAsGroup"]
+            .as_u64()
+            .expect("runAsGroup")
+    );
+    assert!(has_line(host_stage, &user), "host stage must run as {user}");
+    let plugin_dir = env(host, "GATEHOUSE_PLUGIN_DIR");
+    assert!(host_stage
+        .lines
+        .iter()
+        .any(|l| l.contains(&format!("GATEHOUSE_PLUGIN_DIR={plugin_dir}"))));
+    assert!(has_line(host_stage, "COPY --from=artifacts "));
+
+    // The artifacts stage is the builder by default and `prebuilt` on request.
+    assert_eq!(stage(&dockerfile, "artifacts").base, "${ARTIFACTS}");
+    assert_eq!(stage(&dockerfile, "builder").base, "rust:1-bookworm");
+    assert_eq!(stage(&dockerfile, "prebuilt").base, "scratch");
+
+    // plugins: only files from the stage where the host image's gatehouse-verify
+    // accepted them; non-root; the command copies into the plugin directory.
+    for (file, final_stage, verified) in [
+        ("Dockerfile", "plugins", "plugins-verified"),
+        ("plugins/template/Dockerfile", "plugin", "verified"),
+    ] {
+        let all = stages(file);
+        let plugins = stage(&all, final_stage);
+        assert_eq!(plugins.base, "busybox:1.36", "{file}");
+        let copies: Vec<&String> = plugins
+            .lines
+            .iter()
+            .filter(|l| l.starts_with("COPY"))
+            .collect();
+        assert_eq!(copies.len(), 1, "{file}: {copies:?}");
+        assert!(
+            copies[0].starts_with(&format!("COPY --from={verified} ")),
+            "{file}"
+        );
+        let check = stage(&all, verified);
+        assert!(
+            check
+                .lines
+                .iter()
+                .any(|l| l.starts_with("RUN") && l.contains("verify")),
+            "{file}: {verified} must run gatehouse-verify"
+        );
+        assert!(
+            has_line(plugins, &user),
+            "{file}: {final_stage} must run as {user}"
+        );
+        let cmd = plugins
+            .lines
+            .iter()
+            .find(|l| l.starts_with("CMD"))
+            .expect("CMD");
+        assert!(cmd.contains(&format!("{plugin_dir}/")), "{file}: {cmd}");
+    }
+    // A third-party plugin is judged by the host image it will run in.
+    let template = stages("plugins/template/Dockerfile");
+    assert_eq!(stage(&template, "verified").base, "${GATEHOUSE_IMAGE}");
+}
