@@ -36,11 +36,12 @@ FROM scratch AS prebuilt
 COPY dist/ /src/dist/
 
 # --- artifacts: whichever of the two ARTIFACTS names -----------------------------------
-# hadolint ignore=DL3006
 FROM ${ARTIFACTS} AS artifacts
 
 # --- host: gatehouse (and gatehouse-verify) on a slim Debian, as a non-root user -------
 FROM debian:bookworm-slim AS host
+# ca-certificates unpinned: a pinned Debian revision leaves the archive at the next point
+# release and would break every build.
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
