@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# OIDC login end to end through a real HAProxy 2.6 with the Gatehouse SPOE agent (the
+# shipped deploy/haproxy/haproxy-oidc.cfg + spoe-gatehouse-oidc.conf): the agent's
+# variables become the 302, Location and Set-Cookie; headless Chromium signs in at the
+# real oidc-provider and runs the same checks as through Envoy (tests/e2e/oidc/browser.mjs),
+# except that the login cookie's removal cannot cross (one Set-Cookie per variable).
+#
+# Usage: tests/e2e/oidc-haproxy.sh   (E2E_SKIP_BUILD=1: use target/ as built)
+set -euo pipefail
+OIDC_NAME=oidc-haproxy
+OIDC_GW_PORT=19440
+OIDC_PROVIDER_PORT=19441
+OIDC_ECHO_PORT=19442
+OIDC_GRPC_PORT=19443
+OIDC_HTTP_PORT=19444
+OIDC_SPOE_PORT=19445
+OIDC_ADMIN_PORT=19446
+# shellcheck source=tests/e2e/oidc/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/oidc/lib.sh"
+
+start_haproxy() {
+  sed -e "s/\b10002\b/${OIDC_GW_PORT}/g; s/\b8085\b/${OIDC_SPOE_PORT}/g; s/\b8081\b/${STACK_ECHO_PORT}/g" \
+    -e "s#deploy/haproxy/spoe-gatehouse-oidc.conf#${STACK_DIR}/spoe-gatehouse-oidc.conf#" \
+    deploy/haproxy/haproxy-oidc.cfg >"${STACK_DIR}/haproxy.cfg"
+  cp deploy/haproxy/spoe-gatehouse-oidc.conf "${STACK_DIR}/"
+  stack_spawn haproxy "${STACK_DIR}/haproxy.log" /usr/sbin/haproxy -f "${STACK_DIR}/haproxy.cfg" -db
+  stack_wait haproxy "haproxy listener" stack_port_open "${OIDC_GW_PORT}"
+}
+
+if ! oidc_start_backends || ! start_haproxy; then
+  fail "the OIDC stack started (provider, gatehouse, HAProxy, upstream)"
+  oidc_dump_logs
+  summary
+  exit 1
+fi
+sleep 1 # the SPOE backend's first health check
+
+http login /app/curl -H 'accept: text/html'
+expect_eq "browser without a session" status "${status}" 302 login
+location="$(sed -n 's/^location: *//Ip' "${work}/login.headers" | tr -d '\r')"
+if [[ "${location}" == "${OIDC_ISSUER}/auth?"* && "${location}" == *"redirect_uri=http%3A%2F%2Flocalhost%3A${OIDC_GW_PORT}%2Foauth2%2Fcallback"* ]]; then
+  pass "txn.auth.rsp_hdr_location becomes the 302 to the provider (redirect_uri on this gateway, http)"
+else
+  fail "location: ${location}"
+fi
+if grep -qi '^set-cookie: gh_session_login=v1\.' "${work}/login.headers"; then pass "txn.auth.rsp_hdr_set_cookie becomes the login state cookie"; else fail "no login state cookie"; fi
+http api /app/curl -H 'accept: application/json' -H 'x-auth-sub: mallory'
+expect_eq "API client without a session" status "${status}" 401 api
+if reached_upstream /app/curl; then fail "the upstream saw an unauthenticated request"; else pass "an unauthenticated request never reaches the upstream"; fi
+
+OIDC_ONE_SET_COOKIE=1 oidc_browser "${E2E_URL}"
+if ((failed)); then oidc_dump_logs; fi
+summary
