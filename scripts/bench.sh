@@ -2,7 +2,8 @@
 # Benchmarks: how close the plugin chain comes to the limit of the gRPC stack.
 #
 #   scripts/bench.sh            full run (~6 min on 2 cores): scenarios A-E, 3 rounds,
-#                               RSS over 1 M requests, criterion microbenchmarks
+#                               RSS over 1 M requests, the decision cache against
+#                               bcrypt (bench-cache), criterion microbenchmarks
 #   scripts/bench.sh --smoke    seconds: tiny counts, 1 round, checks every decision
 #                               and that the table prints (CI; no timing assertions)
 #
@@ -20,7 +21,7 @@ if [ ! -x .tools/bin/envoy ]; then
 fi
 
 echo "==> building (release)"
-cargo build --release -p gatehouse -p required-header -p set-headers
+cargo build --release -p gatehouse -p required-header -p set-headers -p basic-auth
 cargo build --release -p gatehouse-bench --bins
 
 target="${CARGO_TARGET_DIR:-target}/release"
@@ -29,6 +30,8 @@ echo "==> scenarios A-E"
 
 smoke=0
 for a in "$@"; do [ "$a" = --smoke ] && smoke=1; done
+echo "==> decision cache: a bcrypt BasicAuth step, uncached and cached"
+if [ "$smoke" = 1 ]; then "$target/bench-cache" --smoke; else "$target/bench-cache"; fi
 if [ "$smoke" = 1 ]; then
     echo "==> microbenchmarks (compile and run once each)"
     cargo bench -p gatehouse-bench --bench micro -- --test
