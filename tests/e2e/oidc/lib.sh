@@ -110,7 +110,7 @@ oidc_start_redis() {
 oidc_start_gatehouse() {
   local name="$1" config="$2" grpc="$3" http_port="$4" spoe="$5" admin="$6"
   shift 6
-  NO_COLOR=1 RUST_LOG=info stack_spawn "${name}" "${STACK_DIR}/${name}.log" \
+  NO_COLOR=1 RUST_LOG="${OIDC_RUST_LOG:-info}" stack_spawn "${name}" "${STACK_DIR}/${name}.log" \
     "${STACK_GATEHOUSE_BIN}" --config "${config}" --plugin-dir "${STACK_PLUGIN_DIR}" \
     --listen "127.0.0.1:${grpc}" --admin-listen "127.0.0.1:${admin}" \
     --http-listen "127.0.0.1:${http_port}" --http-gateway nginx --xff-trusted-hops 1 \
