@@ -3,13 +3,16 @@
 # signs in at the real oidc-provider (tests/e2e/oidc/provider.mjs), lands on the
 # original URL with the identity headers at the upstream, rides the cookie, is refused
 # with tampered, expired and foreign-key cookies and replayed or forged states, and
-# logs out (tests/e2e/oidc/browser.mjs). Config: deploy/envoy/envoy-oidc.yaml.
+# logs out (tests/e2e/oidc/browser.mjs); near the access token's expiry a request refreshes
+# the tokens and the new session cookie rides on the allowed response. Config: deploy/envoy/envoy-oidc.yaml.
 #
 # Usage: tests/e2e/oidc-envoy.sh   (E2E_SKIP_BUILD=1: use target/ as built)
 # The last line is "N passed, N failed"; non-zero exit on any failure.
 set -euo pipefail
 OIDC_NAME=oidc-envoy
 OIDC_GW_PORT=19410
+# Access tokens live 65 s and are refreshed 60 s before expiry: due after 5 s.
+OIDC_ACCESS_TTL=65
 # shellcheck source=tests/e2e/oidc/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/oidc/lib.sh"
 
@@ -44,6 +47,6 @@ else
 fi
 if reached_upstream /app/curl; then fail "the upstream saw an unauthenticated request"; else pass "an unauthenticated request never reaches the upstream"; fi
 
-oidc_browser "${E2E_URL}"
+OIDC_REFRESH_WAIT=6 oidc_browser "${E2E_URL}"
 if ((failed)); then oidc_dump_logs; fi
 summary

@@ -9,7 +9,8 @@
 //   gateway stores sessions in Redis: a logged-out cookie must stop working),
 //   OIDC_USER (default alice), OIDC_SKIP_LOGOUT=1, OIDC_SAVE_COOKIE=FILE (write
 //   the session cookie header for another test), OIDC_ONE_SET_COOKIE=1 (the gateway
-//   keeps one Set-Cookie per answer: the login cookie's removal is not checked).
+//   keeps one Set-Cookie per answer: the login cookie's removal is not checked),
+//   OIDC_REFRESH_WAIT=S (wait S seconds, then expect a token refresh).
 import { chromium, request } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { readKey, session } from './seal.mjs';
@@ -92,6 +93,27 @@ try {
   const spoof = await page.request.get(`${gw}/app/spoof`, { headers: { 'x-auth-email': 'mallory@evil.test' } });
   h = upstream(await spoof.text());
   check(h['x-auth-email'] === `${user}@example.test`, "a client's own x-auth-email is replaced", h['x-auth-email']);
+
+  // 2b. Refresh (env OIDC_REFRESH_WAIT=S, with a provider access-token TTL just above
+  // refreshBeforeSeconds): after S seconds the next request refreshes the tokens.
+  if (process.env.OIDC_REFRESH_WAIT) {
+    const count = async () => (await (await fetch(`${issuer}/_test/token-requests`)).json()).tokenRequests;
+    const bearer = (await page.request.get(`${gw}/app/before-refresh`).then((x) => x.text()).then(upstream)).authorization;
+    const before = await count();
+    await new Promise((done) => setTimeout(done, Number(process.env.OIDC_REFRESH_WAIT) * 1000));
+    const resp = await page.request.get(`${gw}/app/refresh`);
+    const setCookies = resp.headersArray().filter((x) => x.name.toLowerCase() === 'set-cookie').map((x) => x.value);
+    check(resp.status() === 200, 'a request near the access token expiry is allowed', resp.status());
+    check(await count() === before + 1, 'it refreshed the tokens at the provider (one token request)');
+    if (!process.env.OIDC_REDIS) {
+      check(setCookies.some((v) => v.startsWith(`${cookieName}=`) && v.includes('HttpOnly')),
+        'the refreshed session cookie rides on the allowed response', setCookies.join(' | '));
+    }
+    const after = await page.request.get(`${gw}/app/after-refresh`);
+    h = upstream(await after.text());
+    check(after.status() === 200 && h['x-auth-sub'] === user, 'the refreshed session works');
+    check(h.authorization && h.authorization !== bearer, 'the upstream gets the new access token');
+  }
 
   // 3. Replayed and forged states.
   let r = await page.goto(callback);
