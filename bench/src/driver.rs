@@ -35,13 +35,23 @@ pub struct Options {
     pub envoy: Option<PathBuf>,
     /// Scratch directory (logs, request file, h2load logs).
     pub work: PathBuf,
+    /// Only the instruction counts (`--callgrind`).
+    pub callgrind_only: bool,
+    /// Only the scale scenarios (`--scale`).
+    pub scale_only: bool,
+    /// Requests per server under callgrind, after a warm-up of a tenth of them.
+    pub callgrind_requests: u64,
+    /// The largest number of auth configs of the scale scenarios.
+    pub max_configs: usize,
+    /// Reloads of the largest configuration in the RSS-flatness run.
+    pub reloads: u64,
 }
 
 /// One h2load run's results.
 #[derive(Debug, Clone, Default)]
-struct Load {
+pub(crate) struct Load {
     rps: f64,
-    succeeded: u64,
+    pub(crate) succeeded: u64,
     failed: u64,
     non_2xx: u64,
     latencies_us: Vec<u64>,
@@ -84,7 +94,7 @@ fn free_port() -> u16 {
     gatehouse_tests::free_addr().port()
 }
 
-fn wait_port(port: u16, timeout: Duration) -> Result<()> {
+pub(crate) fn wait_port(port: u16, timeout: Duration) -> Result<()> {
     let end = Instant::now() + timeout;
     while Instant::now() < end {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -96,7 +106,7 @@ fn wait_port(port: u16, timeout: Duration) -> Result<()> {
 }
 
 /// A minimal HTTP/1.0 GET: (status, body).
-fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+pub(crate) fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
@@ -115,15 +125,17 @@ fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
 }
 
 /// A running server process.
-struct Server {
-    name: String,
+pub(crate) struct Server {
+    pub(crate) name: String,
     child: Child,
-    port: u16,
-    admin: Option<u16>,
+    pub(crate) port: u16,
+    pub(crate) admin: Option<u16>,
+    /// When the process was started.
+    pub(crate) started: Instant,
 }
 
 impl Server {
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -135,7 +147,7 @@ impl Server {
         Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
     }
 
-    fn status_kb(&self, key: &str) -> Result<u64> {
+    pub(crate) fn status_kb(&self, key: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
         status
             .lines()
@@ -146,7 +158,7 @@ impl Server {
 
     /// Decisions as (allow, deny): from /metrics for the host, from the
     /// `allow=N deny=M` exit line for the bench servers. Stops the server.
-    fn stop(mut self) -> Result<(u64, u64)> {
+    pub(crate) fn stop(mut self) -> Result<(u64, u64)> {
         let from_metrics = match self.admin {
             Some(admin) => Some(host_decisions(admin)?),
             None => None,
@@ -222,38 +234,81 @@ impl Scenario {
     }
 }
 
-struct Bench {
-    o: Options,
+pub(crate) struct Bench {
+    pub(crate) o: Options,
     request_file: PathBuf,
     plugin_dir: PathBuf,
 }
 
+/// What a server process runs.
+#[derive(Debug, Clone)]
+pub(crate) enum Spec {
+    /// Scenario A's bare tonic server.
+    Noop,
+    /// Scenario B's host with native steps.
+    Native,
+    /// The `gatehouse` binary with this config file.
+    Host(PathBuf),
+}
+
+impl Scenario {
+    fn spec(self, root: &Path) -> Spec {
+        let configs = root.join("bench/configs");
+        match self {
+            Scenario::A => Spec::Noop,
+            Scenario::B => Spec::Native,
+            Scenario::C => Spec::Host(configs.join("one-step.yaml")),
+            Scenario::D => Spec::Host(configs.join("three-step.yaml")),
+        }
+    }
+}
+
 impl Bench {
     fn start(&self, s: Scenario) -> Result<Server> {
+        self.launch(&format!("{s:?}"), &s.spec(&self.o.root), None)
+    }
+
+    /// Starts `spec` pinned to the server core, under callgrind when
+    /// `callgrind` names its output file; waits until it serves (and, for the
+    /// host, is ready).
+    pub(crate) fn launch(
+        &self,
+        tag: &str,
+        spec: &Spec,
+        callgrind: Option<&Path>,
+    ) -> Result<Server> {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        let log = std::fs::File::create(self.o.work.join(format!("{s:?}.log")))?;
-        let (name, mut cmd, admin) = match s {
-            Scenario::A | Scenario::B => {
-                let bin = if s == Scenario::A {
+        let log = std::fs::File::create(self.o.work.join(format!("{tag}.log")))?;
+        let program = |bin: &str| -> Command {
+            let path = self.o.bin_dir.join(bin);
+            match callgrind {
+                None => pinned(SERVER_CORE, &path),
+                Some(out) => {
+                    let mut c = pinned(SERVER_CORE, Path::new("valgrind"));
+                    c.arg("--tool=callgrind")
+                        .arg(format!("--callgrind-out-file={}", out.display()))
+                        .arg(path);
+                    c
+                }
+            }
+        };
+        let (name, mut cmd, admin) = match spec {
+            Spec::Noop | Spec::Native => {
+                let bin = if matches!(spec, Spec::Noop) {
                     "bench-noop-server"
                 } else {
                     "bench-native-server"
                 };
-                let mut c = pinned(SERVER_CORE, &self.o.bin_dir.join(bin));
+                let mut c = program(bin);
                 c.args(["--listen", &listen]);
                 (bin.to_string(), c, None)
             }
-            Scenario::C | Scenario::D => {
-                let config = if s == Scenario::C {
-                    "one-step.yaml"
-                } else {
-                    "three-step.yaml"
-                };
+            Spec::Host(config) => {
                 let admin = free_port();
-                let mut c = pinned(SERVER_CORE, &self.o.bin_dir.join("gatehouse"));
+                let mut c = program("gatehouse");
                 c.arg("--config")
-                    .arg(self.o.root.join("bench/configs").join(config))
+                    .arg(config)
                     .arg("--plugin-dir")
                     .arg(&self.plugin_dir)
                     .args(["--listen", &listen])
@@ -268,14 +323,17 @@ impl Bench {
             .spawn()
             .with_context(|| format!("starting {name}"))?;
         let server = Server {
-            name: format!("{s:?} ({name})"),
+            name: format!("{tag} ({name})"),
             child,
             port,
             admin,
+            started: Instant::now(),
         };
-        wait_port(port, Duration::from_secs(20))?;
+        // Under valgrind, start-up (and loading plugins) is ~50x slower.
+        let patience = Duration::from_secs(if callgrind.is_some() { 600 } else { 60 });
+        wait_port(port, patience)?;
         if let Some(admin) = admin {
-            let end = Instant::now() + Duration::from_secs(20);
+            let end = Instant::now() + patience;
             while http_get(admin, "/readyz").map(|r| r.0).unwrap_or(0) != 200 {
                 if Instant::now() > end {
                     bail!("{} never became ready", server.name);
@@ -287,7 +345,7 @@ impl Bench {
     }
 
     /// `h2load` against a gRPC server: `n` requests, saturated or at `rate` (total rps).
-    fn grpc_load(&self, port: u16, n: u64, rate: Option<f64>) -> Result<Load> {
+    pub(crate) fn grpc_load(&self, port: u16, n: u64, rate: Option<f64>) -> Result<Load> {
         let url = format!("http://127.0.0.1:{port}{}", crate::CHECK_PATH);
         let mut c = pinned(CLIENT_CORE, Path::new(&h2load()));
         c.args(["-H", "content-type: application/grpc", "-H", "te: trailers"])
@@ -390,7 +448,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i.clamp(1, sorted.len()) - 1] as f64
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.retain(|x| x.is_finite());
     if v.is_empty() {
         return f64::NAN;
@@ -413,7 +471,9 @@ fn ticks_per_second() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// Runs everything; returns the Markdown report (also printed).
+/// Runs what `o` asks for; returns the Markdown report (also printed): the
+/// instruction counts only (`--callgrind`), the scale scenarios only
+/// (`--scale`), or everything (full run and `--smoke`).
 pub fn run(o: Options) -> Result<String> {
     std::fs::create_dir_all(&o.work)?;
     let request_file = o.work.join("check-request.bin");
@@ -429,6 +489,25 @@ pub fn run(o: Options) -> Result<String> {
         request_file,
         plugin_dir,
     };
+    let report = match (o.callgrind_only, o.scale_only) {
+        (true, _) => crate::callgrind::report(&bench)?,
+        (_, true) => crate::scale::report(&bench)?,
+        _ => {
+            let mut r = wall_clock(&bench)?;
+            r += "\n";
+            r += &crate::scale::report(&bench)?;
+            r += "\n";
+            r += &crate::callgrind::report(&bench)?;
+            r
+        }
+    };
+    println!("{report}");
+    Ok(report)
+}
+
+/// Scenarios A–E by the clock: saturation, latency, CPU and RSS.
+fn wall_clock(bench: &Bench) -> Result<String> {
+    let o = &bench.o;
     let hz = ticks_per_second();
     let warm = if o.smoke { 200 } else { 5_000 };
 
@@ -482,20 +561,18 @@ pub fn run(o: Options) -> Result<String> {
     }
 
     let rss = if o.rss_requests > 0 {
-        Some(rss_run(&bench, o.rss_requests)?)
+        Some(rss_run(bench, o.rss_requests)?)
     } else {
         None
     };
     let envoy = match &o.envoy {
-        Some(envoy) if envoy.is_file() => Some(envoy_runs(&bench, envoy, warm)?),
+        Some(envoy) if envoy.is_file() => Some(envoy_runs(bench, envoy, warm)?),
         _ => {
             eprintln!("scenario E skipped: no Envoy (scripts/install-peers.sh installs it)");
             None
         }
     };
-    let report = report(&o, calibration, rate, &samples, rss, envoy.as_ref());
-    println!("{report}");
-    Ok(report)
+    Ok(report(o, calibration, rate, &samples, rss, envoy.as_ref()))
 }
 
 /// RSS of D over `n` requests: (after warm-up, after all, peak), in kB.

@@ -9,6 +9,8 @@
 //! - [`service`]: scenario A's `Check` service (always allow) and what the
 //!   bench servers share (scenario B runs the host's own `server::serve`).
 //! - [`driver`]: runs every scenario (A–E) and prints the table (`bench` binary).
+//! - [`callgrind`]: instructions per request of each server under callgrind.
+//! - [`scale`]: reload time and RSS for 1 / 100 / 10,000 auth configs; 1 / 3 / 10 steps.
 //!
 //! `scripts/bench.sh` builds everything and runs the driver; BENCHMARKS.md has results.
 
@@ -17,8 +19,10 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+pub mod callgrind;
 pub mod driver;
 pub mod native;
+pub mod scale;
 pub mod service;
 
 use std::collections::HashMap;

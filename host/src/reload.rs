@@ -184,10 +184,12 @@ impl Reloader {
     fn build<'c>(&self, configs: &'c [AuthConfig]) -> Result<Vec<BuiltConfig<'c>>, ReloadError> {
         let mut errors = Vec::new();
         let mut built = Vec::new();
+        // Each distinct library is looked at once per reload, not once per step.
+        let pass = self.loader.pass();
         for auth in configs {
             let mut steps = Vec::new();
             for (index, step) in auth.steps.iter().enumerate() {
-                match self.loader.instantiate(step) {
+                match pass.instantiate(step) {
                     Ok(instance) => steps.push((step.name.clone(), instance)),
                     Err(e) => errors.push(format!(
                         "auth config '{}' ({}) step {} '{}': {e}",

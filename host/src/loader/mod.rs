@@ -7,10 +7,12 @@ mod elf;
 mod layout;
 mod library;
 mod path;
+mod plugin_log;
 mod staging;
 mod symbols;
 
 use std::{
+    cell::RefCell,
     collections::HashMap,
     path::{Path, PathBuf},
     sync::{Arc, Mutex},
@@ -191,13 +193,32 @@ impl Loader {
         cache.by_hash.values().cloned().collect()
     }
 
-    /// Opens (or reuses) the library `file_name` inside the plugin directory.
+    /// Opens (or reuses) the library `file_name` inside the plugin directory,
+    /// hashing it again (a pass of its own: see [`Loader::pass`]).
+    pub fn library(&self, file_name: &str) -> Result<Arc<Library>, LoadError> {
+        self.pass().library(file_name)
+    }
+
+    /// Starts a pass over one configuration (a reload): within it, each
+    /// distinct `pluginFileName` is resolved and hashed once (and, if its
+    /// content is new, copied, checked and loaded once), however many steps
+    /// name it. The next pass looks at every file again, so a library replaced
+    /// between reloads, even in place, is seen.
+    pub fn pass(&self) -> Pass<'_> {
+        Pass {
+            loader: self,
+            seen: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// The library `file_name` as it is now: resolved, hashed, and reused if
+    /// that content is loaded already, else copied, checked and loaded.
     ///
     /// The host never maps a file of the plugin directory itself: it maps a
     /// private copy, removed once mapped. Overwriting a mapped library in place
     /// (as `cp` does) would corrupt the running process; with the copy, the
     /// plugin directory can be rewritten at any time and takes effect on reload.
-    pub fn library(&self, file_name: &str) -> Result<Arc<Library>, LoadError> {
+    fn open_library(&self, file_name: &str) -> Result<Arc<Library>, LoadError> {
         let path = path::resolve(&self.plugin_dir, file_name)?;
         let failed = |what: &str, e: std::io::Error| LoadError::Open {
             file: path.display().to_string(),
@@ -243,6 +264,33 @@ impl Loader {
         Ok(library)
     }
 
+    /// Builds the plugin instance for one `pluginAuth` step (not yet started),
+    /// in a pass of its own (see [`Loader::pass`]).
+    pub fn instantiate(&self, step: &StepConfig) -> Result<Arc<dyn Instance>, LoadError> {
+        self.pass().instantiate(step)
+    }
+}
+
+/// One pass of a [`Loader`] over a configuration (see [`Loader::pass`]).
+pub struct Pass<'l> {
+    loader: &'l Loader,
+    /// `pluginFileName` → the library it named in this pass.
+    seen: RefCell<HashMap<String, Arc<Library>>>,
+}
+
+impl Pass<'_> {
+    /// The library `file_name`, looked at once per pass.
+    pub fn library(&self, file_name: &str) -> Result<Arc<Library>, LoadError> {
+        if let Some(library) = self.seen.borrow().get(file_name) {
+            return Ok(Arc::clone(library));
+        }
+        let library = self.loader.open_library(file_name)?;
+        self.seen
+            .borrow_mut()
+            .insert(file_name.to_string(), Arc::clone(&library));
+        Ok(library)
+    }
+
     /// Builds the plugin instance for one `pluginAuth` step (not yet started).
     pub fn instantiate(&self, step: &StepConfig) -> Result<Arc<dyn Instance>, LoadError> {
         let library = self.library(&step.plugin_file_name)?;
@@ -258,7 +306,7 @@ impl Loader {
         }
         let config = serde_json::to_string(&step.config).unwrap_or_else(|_| "null".into());
         library
-            .new_instance(&name, &config)
+            .new_instance(&name, &step.name, &config)
             .map_err(|e| match e.kind {
                 FactoryErrorKind::Config => LoadError::Config {
                     file,
@@ -273,5 +321,62 @@ impl Loader {
                     reason: e.message,
                 },
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{os::unix::fs::PermissionsExt, path::PathBuf, sync::Arc};
+
+    use super::Loader;
+
+    /// This workspace's `set-headers` plugin, as `cargo build --workspace` left it
+    /// next to the test binary's directory.
+    fn set_headers_library() -> PathBuf {
+        let exe = std::env::current_exe().expect("test binary");
+        let dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target dir");
+        let library = dir.join("libset_headers.so");
+        assert!(
+            library.is_file(),
+            "{} is missing: run `cargo build --workspace` first",
+            library.display()
+        );
+        library
+    }
+
+    #[test]
+    fn a_pass_looks_at_each_file_once_and_the_next_pass_looks_again() {
+        let root = std::env::temp_dir().join(format!("gatehouse-pass-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let plugins = root.join("plugins");
+        std::fs::create_dir_all(&plugins).expect("mkdir");
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        let file = plugins.join("lib.so");
+        std::fs::copy(set_headers_library(), &file).expect("copy");
+        let loader = Loader::with_copy_dir(&plugins, root.join("staging"));
+
+        let pass = loader.pass();
+        let first = pass.library("lib.so").expect("load");
+        // Rewritten in place during the pass: the pass keeps what it looked at
+        // (one hash per file per reload, however many steps name it).
+        let mut bytes = std::fs::read(&file).expect("read");
+        bytes.extend_from_slice(b"new content");
+        std::fs::write(&file, bytes).expect("rewrite");
+        let again = pass.library("lib.so").expect("reuse");
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(loader.libraries().len(), 1);
+        drop(pass);
+
+        // The next pass (the next reload) reads the file again: new content loads.
+        let next = loader.pass().library("lib.so").expect("reload");
+        assert!(!Arc::ptr_eq(&first, &next));
+        assert_eq!(loader.libraries().len(), 2);
+        // Unchanged content in a later pass reuses the library it already has.
+        let same = loader.library("lib.so").expect("unchanged");
+        assert!(Arc::ptr_eq(&next, &same));
+        let _ = std::fs::remove_dir_all(&root);
     }
 }
