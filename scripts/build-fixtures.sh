@@ -4,9 +4,11 @@
 #
 #   libversioned_v1_0.so       plugin-api/frozen/v1_0 (feature v1_0: no build_info, owned authorize)
 #   libversioned_v1_1.so       plugin-api/frozen/v1_1 (feature v1_1: owned authorize)
-#   libversioned_v1_2.so       the current plugin-api (1.2.0: borrowed authorize)
-#   libversioned_v1_3.so       a copy of the current plugin-api with version 1.3.0 (newer than the host)
-#   libversioned_v2_0.so       a copy of the current plugin-api with version 2.0.0
+#   libversioned_v1_2.so       plugin-api/frozen/v1_2 (feature v1_2: borrowed authorize, no log sink)
+#   libversioned_v1_3.so       the current plugin-api (1.3.0: log sink, call context)
+#   libversioned_newer.so      a copy of the current plugin-api with the next minor
+#                              version (newer than the host)
+#   libversioned_v2_0.so       a copy of the current plugin-api with the next major version
 #   libversioned_badlayout.so  a copy of the current plugin-api, same version, whose
 #                              AuthRequest has an extra field
 #   libpanic_abort.so          tests/fixtures/panic-abort with panic = "abort", current
@@ -104,6 +106,7 @@ crate-type = ["cdylib"]
 [features]
 v1_0 = []
 v1_1 = []
+v1_2 = []
 
 [dependencies]
 gatehouse-plugin-api = { path = "$api" }
@@ -152,15 +155,24 @@ build_variant() {
 CURRENT="$(sed -n 's/^version = "\([0-9.]*\)"$/\1/p' "$API/Cargo.toml" | head -n 1)"
 [[ -n "$CURRENT" ]] || { echo "error: no version in $API/Cargo.toml" >&2; exit 1; }
 
-api_copy 1.3.0 "$OUT/api-1.3.0"
-api_copy 2.0.0 "$OUT/api-2.0.0"
+IFS=. read -r MAJOR MINOR _ <<<"$CURRENT"
+NEWER="$MAJOR.$((MINOR + 1)).0"
+NEXT_MAJOR="$((MAJOR + 1)).0.0"
+api_copy "$NEWER" "$OUT/api-newer"
+api_copy "$NEXT_MAJOR" "$OUT/api-next-major"
 api_copy "$CURRENT" "$OUT/api-badlayout" badlayout
 
-build_variant v1_0 "$ROOT/plugin-api/frozen/v1_0" v1_0
-build_variant v1_1 "$ROOT/plugin-api/frozen/v1_1" v1_1
-build_variant v1_2 "$API"
-build_variant v1_3 "$OUT/api-1.3.0"
-build_variant v2_0 "$OUT/api-2.0.0"
+# Every frozen copy, with the fixture's feature of the same name (v1_2 also
+# exports the panic-strategy marker, as the published 1.2.0 did).
+for frozen in "$ROOT"/plugin-api/frozen/v*/; do
+    variant="$(basename "$frozen")"
+    features="$variant"
+    [[ "$variant" == v1_2 ]] && features="v1_2 gatehouse-plugin-api/marker-symbols"
+    build_variant "$variant" "${frozen%/}" "$features"
+done
+build_variant "v${MAJOR}_${MINOR}" "$API"
+build_variant newer "$OUT/api-newer"
+build_variant v2_0 "$OUT/api-next-major"
 build_variant badlayout "$OUT/api-badlayout"
 
 # panic = "abort" builds of the PanicAbort fixture: against the current API (it
@@ -169,8 +181,9 @@ build_variant badlayout "$OUT/api-badlayout"
 build_lib panic_abort "$PANIC_SRC" "$API" "" abort
 build_lib panic_abort_v1_1 "$PANIC_SRC" "$ROOT/plugin-api/frozen/v1_1" v1_1 abort
 # Every library built against the current API records its panic strategy.
+expect_symbol "$OUT/libversioned_v${MAJOR}_${MINOR}.so" "$UNWIND_MARKER"
+expect_symbol "$OUT/libversioned_v${MAJOR}_${MINOR}.so" "$ABORT_MARKER" absent
 expect_symbol "$OUT/libversioned_v1_2.so" "$UNWIND_MARKER"
-expect_symbol "$OUT/libversioned_v1_2.so" "$ABORT_MARKER" absent
 expect_symbol "$OUT/libpanic_abort.so" "$ABORT_MARKER"
 expect_symbol "$OUT/libpanic_abort.so" "$UNWIND_MARKER" absent
 expect_symbol "$OUT/libpanic_abort_v1_1.so" "$ABORT_MARKER" absent

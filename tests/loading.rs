@@ -146,24 +146,32 @@ const V1_0: &str = "libversioned_v1_0.so";
 const V1_1: &str = "libversioned_v1_1.so";
 const V1_2: &str = "libversioned_v1_2.so";
 const V1_3: &str = "libversioned_v1_3.so";
+/// Built against a copy of the current interface numbered as the next minor.
+const NEWER: &str = "libversioned_newer.so";
 const V2_0: &str = "libversioned_v2_0.so";
 const BAD: &str = "libversioned_badlayout.so";
 
-/// Every supported interface version (1.0 and 1.1 through their frozen copies,
-/// 1.2 through the current one) loads into one host and answers requests.
+/// Every supported interface version (1.0 to 1.2 through their frozen copies,
+/// 1.3 through the current one) loads into one host and answers requests.
 #[tokio::test]
 async fn older_and_current_interface_versions_load_side_by_side() {
-    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2]);
+    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2, V1_3]);
     let config = [
         auth_config("v1-0", &[step("v", V1_0, "Versioned", "{}")]),
         auth_config("v1-1", &[step("v", V1_1, "Versioned", "{}")]),
         auth_config("v1-2", &[step("v", V1_2, "Versioned", "{}")]),
+        auth_config("v1-3", &[step("v", V1_3, "Versioned", "{}")]),
     ]
     .concat();
     let host = Host::start(&config, &plugins, &[])
         .await
-        .expect("1.0, 1.1 and 1.2 plugins must load");
-    for (id, version) in [("v1-0", "1.0.0"), ("v1-1", "1.1.0"), ("v1-2", "1.2.0")] {
+        .expect("1.0, 1.1, 1.2 and 1.3 plugins must load");
+    for (id, version) in [
+        ("v1-0", "1.0.0"),
+        ("v1-1", "1.1.0"),
+        ("v1-2", "1.2.0"),
+        ("v1-3", "1.3.0"),
+    ] {
         let answer = verdict(&host.check(check_request(Some(id), "/", &[])).await);
         assert_eq!(
             answer.header("x-interface-version"),
@@ -179,8 +187,8 @@ async fn older_and_current_interface_versions_load_side_by_side() {
 /// own copy per step. Each `Versioned` step appends its version to state `chain`.
 #[tokio::test]
 async fn a_chain_mixing_owned_and_borrowed_versions_passes_state_through_every_step() {
-    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2]);
-    let chain = [V1_2, V1_1, V1_2, V1_0, V1_2]
+    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2, V1_3]);
+    let chain = [V1_2, V1_1, V1_3, V1_2, V1_0, V1_3]
         .iter()
         .enumerate()
         .map(|(i, file)| step(&format!("s{i}"), file, "Versioned", "{}"))
@@ -192,23 +200,23 @@ async fn a_chain_mixing_owned_and_borrowed_versions_passes_state_through_every_s
         let answer = verdict(&host.check(check_request(Some("mixed"), path, &[])).await);
         assert_eq!(
             answer.header("x-chain"),
-            Some("1.2.0 1.1.0 1.2.0 1.0.0 1.2.0"),
+            Some("1.2.0 1.1.0 1.3.0 1.2.0 1.0.0 1.3.0"),
             "{answer:?}"
         );
         assert_eq!(answer.header("x-seen-path"), Some(path), "{answer:?}");
-        assert_eq!(answer.header("x-interface-version"), Some("1.2.0"));
+        assert_eq!(answer.header("x-interface-version"), Some("1.3.0"));
     }
 }
 
 #[tokio::test]
 async fn newer_incompatible_and_mismatched_plugins_are_refused_and_host_stays_up() {
-    let plugins = PluginDir::with(&[V1_2, V1_3, V2_0, BAD]);
-    let good = auth_config("good", &[step("v", V1_2, "Versioned", "{}")]);
+    let plugins = PluginDir::with(&[V1_3, NEWER, V2_0, BAD]);
+    let good = auth_config("good", &[step("v", V1_3, "Versioned", "{}")]);
     let mut host = Host::start(&good, &plugins, &[]).await.expect("start");
     for (file, expected) in [
-        (V1_3, "built against plugin interface 1.3.0; this host supports 1.0.x, 1.1.x, 1.2.x: the plugin is newer than this host"),
-        (V2_0, "built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x: rebuild the plugin against gatehouse-plugin-api 1.2"),
-        (BAD, "interface 1.2.0 type layout mismatch"),
+        (NEWER, "built against plugin interface 1.4.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x: the plugin is newer than this host: upgrade the host, or rebuild the plugin against interface 1.3"),
+        (V2_0, "built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x: rebuild the plugin against gatehouse-plugin-api 1.3"),
+        (BAD, "interface 1.3.0 type layout mismatch"),
     ] {
         let outcome = host.reload(&auth_config("good", &[step("v", file, "Versioned", "{}")])).await;
         assert!(outcome.contains("reload failed"), "{file}: {outcome}");
@@ -217,7 +225,7 @@ async fn newer_incompatible_and_mismatched_plugins_are_refused_and_host_stays_up
             assert!(outcome.contains("AuthRequest"), "layout error must name the type:\n{outcome}");
         }
         let still = verdict(&host.check(check_request(Some("good"), "/", &[])).await);
-        assert_eq!(still.header("x-interface-version"), Some("1.2.0"), "old config must keep serving");
+        assert_eq!(still.header("x-interface-version"), Some("1.3.0"), "old config must keep serving");
     }
     assert!(host.is_running());
 }

@@ -14,7 +14,7 @@ const RH: &str = "librequired_header.so";
 const SH: &str = "libset_headers.so";
 const MB: &str = "libmisbehaving.so";
 const V1_0: &str = "libversioned_v1_0.so";
-const V1_3: &str = "libversioned_v1_3.so";
+const NEWER: &str = "libversioned_newer.so";
 const V2_0: &str = "libversioned_v2_0.so";
 const BAD: &str = "libversioned_badlayout.so";
 
@@ -131,7 +131,7 @@ fn a_good_plugin_passes_with_its_request_cases() {
     run.expect(
         0,
         &[
-            r#""msg":"plugin loaded","name":"RequiredHeader","plugin":"RequiredHeader","file":"librequired_header.so","interface":"1.2.0""#,
+            r#""msg":"plugin loaded","name":"RequiredHeader","plugin":"RequiredHeader","file":"librequired_header.so","interface":"1.3.0""#,
             r#""exports":["RequiredHeader"]"#,
             r#""msg":"request case passed","name":"RequiredHeader","case":"missing header","decision":"deny""#,
             r#""case":"allowed team","decision":"allow""#,
@@ -140,24 +140,24 @@ fn a_good_plugin_passes_with_its_request_cases() {
     );
     assert_eq!(
         run.summary(),
-        "gatehouse-verify: OK: 1 plugin step loaded, configured, started and stopped; 2 request cases passed (plugin interface 1.2.0)"
+        "gatehouse-verify: OK: 1 plugin step loaded, configured, started and stopped; 2 request cases passed (plugin interface 1.3.0)"
     );
 }
 
 #[test]
 fn an_incompatible_interface_version_names_both_versions_and_who_rebuilds() {
-    let plugins = PluginDir::with(&[V2_0, V1_3]);
+    let plugins = PluginDir::with(&[V2_0, NEWER]);
     let manifest = format!(
         "- {{name: major, pluginFileName: {V2_0}, exportedSymbolName: Versioned}}\n\
-         - {{name: minor, pluginFileName: {V1_3}, exportedSymbolName: Versioned}}\n"
+         - {{name: minor, pluginFileName: {NEWER}, exportedSymbolName: Versioned}}\n"
     );
     let run = verify(&plugins, &manifest);
     run.expect(
         3,
         &[
             r#""msg":"plugin could not be loaded","name":"major","plugin":"Versioned","file":"libversioned_v2_0.so","check":"interface""#,
-            "libversioned_v2_0.so: built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x: rebuild the plugin against gatehouse-plugin-api 1.2",
-            "libversioned_v1_3.so: built against plugin interface 1.3.0; this host supports 1.0.x, 1.1.x, 1.2.x: the plugin is newer than this host: upgrade the host",
+            "libversioned_v2_0.so: built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x: rebuild the plugin against gatehouse-plugin-api 1.3",
+            "libversioned_newer.so: built against plugin interface 1.4.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x: the plugin is newer than this host: upgrade the host",
         ],
     );
     assert!(
@@ -175,7 +175,7 @@ fn a_changed_type_layout_names_the_type() {
         3,
         &[
             r#""check":"layout""#,
-            "interface 1.2.0 type layout mismatch",
+            "interface 1.3.0 type layout mismatch",
             "type AuthRequest (at PluginMod.new_service",
             "incompatible type size: expected 536, found 544",
         ],
@@ -459,7 +459,7 @@ fn version_and_help_name_what_is_checked() {
     assert!(
         version
             .stdout
-            .starts_with("gatehouse-verify 0.1.0 (plugin interface 1.2.0; loads plugins built against 1.0.x, 1.1.x, 1.2.x)"),
+            .starts_with("gatehouse-verify 0.1.0 (plugin interface 1.3.0; loads plugins built against 1.0.x, 1.1.x, 1.2.x, 1.3.x)"),
         "{version}"
     );
     let help = run(["--help"]);

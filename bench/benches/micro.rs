@@ -72,6 +72,7 @@ fn call(
         request: black_box(request),
         state: black_box(state),
         cache,
+        deadline: std::time::Instant::now() + std::time::Duration::from_secs(1),
     }))
 }
 

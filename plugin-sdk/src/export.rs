@@ -12,11 +12,11 @@ use gatehouse_plugin_api::{
         sabi_trait::TD_Opaque,
         std_types::{RResult, RStr, RString, RVec},
     },
-    AuthServiceBox, AuthService_TO, ErrorKind, PluginError, PluginMod, PluginModRef,
+    AuthServiceBox, AuthService_TO, ErrorKind, LogHandle, PluginError, PluginMod, PluginModRef,
     INTERFACE_VERSION,
 };
 
-use crate::{config, service::Service, Plugin, SDK_VERSION};
+use crate::{config, scope::Scope, service::Service, Plugin, SDK_VERSION};
 
 /// Runs `f`, turning a panic into a `PluginError` of kind `Panic`.
 pub fn guard<T>(f: impl FnOnce() -> Result<T, PluginError>) -> RResult<T, PluginError> {
@@ -36,14 +36,30 @@ pub(crate) fn panic_error(payload: Box<dyn Any + Send>) -> PluginError {
     PluginError::new(ErrorKind::Panic, format!("plugin panicked: {what}"))
 }
 
-/// Deserializes `config` and builds plugin `P` as an ABI trait object.
-pub fn build<P: Plugin>(config: RStr<'_>) -> Result<AuthServiceBox, PluginError> {
+/// Deserializes `config` and builds plugin `P` as an ABI trait object whose
+/// log events go to `sink` (interface 1.3; none from an older host or a test).
+pub fn build<P: Plugin>(
+    config: RStr<'_>,
+    sink: Option<LogHandle>,
+) -> Result<AuthServiceBox, PluginError> {
     // Inside the plugin's runtime, so constructors may build clients or spawn tasks.
     let _context = crate::runtime::handle().enter();
-    let config = config::parse::<P::Config>(config.as_str())?;
-    let plugin = P::new(config).map_err(|e| PluginError::new(ErrorKind::Config, e.to_string()))?;
+    if let Some(sink) = &sink {
+        crate::log::attach(sink);
+    }
+    let scope = Scope {
+        sink: sink.clone(),
+        ..Scope::default()
+    };
+    let plugin = crate::scope::within(Some(&scope), || {
+        let config = config::parse::<P::Config>(config.as_str())?;
+        P::new(config).map_err(|e| PluginError::new(ErrorKind::Config, e.to_string()))
+    })?;
     Ok(AuthService_TO::from_value(
-        Service(Arc::new(plugin)),
+        Service {
+            plugin: Arc::new(plugin),
+            sink,
+        },
         TD_Opaque,
     ))
 }
@@ -74,12 +90,18 @@ pub fn root_module(
     plugin_names: extern "C" fn() -> RVec<RString>,
     new_service: extern "C" fn(RStr<'_>, RStr<'_>) -> RResult<AuthServiceBox, PluginError>,
     build_info: extern "C" fn() -> RString,
+    new_service_logged: extern "C" fn(
+        RStr<'_>,
+        RStr<'_>,
+        LogHandle,
+    ) -> RResult<AuthServiceBox, PluginError>,
 ) -> PluginModRef {
     use gatehouse_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
     PluginMod {
         plugin_names,
         new_service,
         build_info,
+        new_service_logged,
     }
     .leak_into_prefix()
 }
@@ -109,14 +131,30 @@ macro_rules! export_plugins {
                 gh::names(&[$($name),+])
             }
 
+            fn new_with(
+                name: gh::RStr<'_>,
+                config: gh::RStr<'_>,
+                sink: Option<gh::LogHandle>,
+            ) -> gh::RResult<gh::AuthServiceBox, gh::PluginError> {
+                gh::guard(|| match name.as_str() {
+                    $($name => gh::build::<$plugin>(config, sink),)+
+                    other => Err(gh::unknown_plugin(other, &[$($name),+])),
+                })
+            }
+
             extern "C" fn new_service(
                 name: gh::RStr<'_>,
                 config: gh::RStr<'_>,
             ) -> gh::RResult<gh::AuthServiceBox, gh::PluginError> {
-                gh::guard(|| match name.as_str() {
-                    $($name => gh::build::<$plugin>(config),)+
-                    other => Err(gh::unknown_plugin(other, &[$($name),+])),
-                })
+                new_with(name, config, None)
+            }
+
+            extern "C" fn new_service_logged(
+                name: gh::RStr<'_>,
+                config: gh::RStr<'_>,
+                sink: gh::LogHandle,
+            ) -> gh::RResult<gh::AuthServiceBox, gh::PluginError> {
+                new_with(name, config, Some(sink))
             }
 
             extern "C" fn build_info() -> gh::RString {
@@ -124,7 +162,7 @@ macro_rules! export_plugins {
             }
 
             fn root_module() -> gh::PluginModRef {
-                gh::root_module(plugin_names, new_service, build_info)
+                gh::root_module(plugin_names, new_service, build_info, new_service_logged)
             }
 
             extern "C" fn load_root_module() -> gh::RootModuleResult {

@@ -66,19 +66,23 @@ compile_error!(
 );
 
 mod config;
+pub mod context;
 mod export;
 mod helpers;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+pub mod log;
 pub mod runtime;
+mod scope;
 mod service;
 mod stop;
 pub mod testing;
 
 use std::future::Future;
 
+pub use context::Context;
 pub use gatehouse_plugin_api as api;
 pub use gatehouse_plugin_api::{
     AppendAction, AuthRequest as Request, AuthResponse as Response, Decision, Header,
@@ -86,6 +90,8 @@ pub use gatehouse_plugin_api::{
 };
 pub use helpers::{allow, deny, RequestExt, ResponseExt};
 pub use stop::Stop;
+/// Re-exported: log with `tracing`'s macros; the SDK forwards events to the host.
+pub use tracing;
 
 /// The error type plugin code returns: anything that implements `std::error::Error`,
 /// or a string (`Err("no such user".into())`). It denies the request (fail closed).
@@ -130,5 +136,5 @@ pub mod __private {
         __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
     };
     pub use gatehouse_plugin_api::abi_stable::std_types::{RResult, RStr, RString, RVec};
-    pub use gatehouse_plugin_api::{AuthServiceBox, PluginError, PluginModRef};
+    pub use gatehouse_plugin_api::{AuthServiceBox, LogHandle, PluginError, PluginModRef};
 }

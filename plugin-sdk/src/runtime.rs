@@ -32,11 +32,16 @@ pub fn handle() -> &'static Handle {
 }
 
 /// Runs `future` on the plugin's runtime, for background work started in
-/// [`crate::Plugin::start`].
+/// [`crate::Plugin::start`] or for a call. The task keeps the scope it was
+/// spawned in: its log events name the step (and the request), and
+/// [`crate::context::current`] is the spawning call's context.
 pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    handle().spawn(future)
+    handle().spawn(crate::scope::Scoped {
+        scope: crate::scope::current(),
+        future: Box::pin(future),
+    })
 }

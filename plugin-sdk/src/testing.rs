@@ -95,7 +95,7 @@ pub fn authorize<P: Plugin>(plugin: &P, request: &Request) -> Result<Response, E
 /// built through the same path as the host (deserialize, then `P::new`).
 /// Panics, naming the config, if it was accepted.
 pub fn config_error<P: Plugin>(json: &str) -> String {
-    match crate::export::build::<P>(RStr::from_str(json)) {
+    match crate::export::build::<P>(RStr::from_str(json), None) {
         Ok(_) => panic!("config {json} was accepted"),
         Err(e) => e.message.into_string(),
     }

@@ -14,6 +14,9 @@ pub struct StepInput<'a> {
     pub state: &'a State,
     /// Lives as long as the chain run; see [`RequestCache`].
     pub cache: &'a mut RequestCache,
+    /// When the chain stops waiting for this step (its timeout or the chain's
+    /// deadline, whichever is first); plugins of interface 1.3 see it.
+    pub deadline: std::time::Instant,
 }
 
 /// Values derived from one request, kept for the rest of its chain run.

@@ -438,6 +438,7 @@ impl Chain {
             request,
             state,
             cache,
+            deadline: now + budget,
         };
         let future = std::panic::catch_unwind(AssertUnwindSafe(move || step.step.authorize(input)))
             .map_err(|p| StepError::Panic(panic_message(p)))?;

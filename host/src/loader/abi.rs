@@ -3,11 +3,20 @@
 //! Every supported interface version is a frozen copy of the interface crate
 //! with the same type *names* but distinct types. `interface_version!` writes,
 //! per copy, the conversions (host ⇄ ABI) and the adapters (ABI service → host
-//! [`Step`], host cancellation → ABI stop signal) from one template, so a new
-//! minor version is one line here plus its frozen crate. Versions up to 1.1 take
-//! the request by value (converted per step); from 1.2 on `authorize` borrows it
-//! (converted once per chain run, see the macro's `borrowed` mode).
+//! [`Step`], host cancellation → ABI stop signal) from one template.
+//! [`interfaces!`] at the end is THE list of supported versions: the adapter
+//! modules, [`SUPPORTED_INTERFACES`], the [`Module`] the loader dispatches on
+//! and the advice for unsupported versions all follow from it, and tests check
+//! that the frozen crates, the host's dependencies on them and the checked-in
+//! layout dumps (`plugin-api/layouts/`) match it. Adding a version is one line
+//! there, its frozen crate and its dump.
+//!
+//! Call modes: up to 1.1 `authorize` takes the request by value (converted per
+//! step, `owned`); 1.2 borrows it (converted once per chain run, `borrowed`);
+//! from 1.3 `authorize_in` also gets the call's context and the factory a log
+//! sink (`context`).
 
+use abi_stable::library::{LibHeader, LibraryError};
 use tokio_util::sync::CancellationToken;
 
 use crate::chain::Step;
@@ -41,7 +50,7 @@ pub(super) enum FactoryErrorKind {
 ///   per chain run, kept in the run's [`RequestCache`](crate::chain::RequestCache)
 ///   and lent to every step of this version; only its `state` is refreshed per step.
 macro_rules! interface_version {
-    ($module:ident, $api:ident, $call:ident) => {
+    ($module:ident, $api:ident, $call:ident, $info:ident) => {
         pub(super) mod $module {
             use std::sync::Arc;
 
@@ -71,13 +80,15 @@ macro_rules! interface_version {
                     .collect()
             }
 
-            /// Calls the library's factory.
+            /// Calls the library's factory for plugin `name` of step `step`.
             pub(in crate::loader) fn new_instance(
                 module: ModRef,
                 name: &str,
+                step: &str,
                 config: &str,
             ) -> Result<Arc<dyn Instance>, FactoryError> {
-                match (module.new_service())(RStr::from(name), RStr::from(config)) {
+                let service = interface_version!(@factory $call, module, name, step, config);
+                match service {
                     RResult::ROk(service) => Ok(Arc::new(Service(service))),
                     RResult::RErr(e) => Err(FactoryError {
                         kind: match e.kind {
@@ -225,6 +236,11 @@ macro_rules! interface_version {
                 })
             }
 
+            /// The library's build info (interface 1.1 and later).
+            pub(in crate::loader) fn build_info(module: ModRef) -> Option<String> {
+                interface_version!(@info $info, module)
+            }
+
             /// A plugin service of this version, adapted to the chain's `Step`.
             struct Service(abi::AuthServiceBox);
 
@@ -241,6 +257,29 @@ macro_rules! interface_version {
             }
         }
     };
+
+    (@info no_build_info, $m:ident) => {{
+        let _ = $m;
+        None
+    }};
+    (@info build_info, $m:ident) => {
+        Some(($m.build_info())().into())
+    };
+
+    // Before 1.3 the factory takes the name and config only.
+    (@factory owned, $m:ident, $name:ident, $step:ident, $config:ident) => {{
+        let _ = $step;
+        ($m.new_service())(RStr::from($name), RStr::from($config))
+    }};
+    (@factory borrowed, $m:ident, $name:ident, $step:ident, $config:ident) => {
+        interface_version!(@factory owned, $m, $name, $step, $config)
+    };
+    // From 1.3 it also takes the instance's log sink, named after the step.
+    (@factory context, $m:ident, $name:ident, $step:ident, $config:ident) => {{
+        let sink = super::super::plugin_log::PluginLog::new($name, $step);
+        let sink = abi::LogSink_TO::from_value(Log(Arc::new(sink)), TD_Opaque);
+        ($m.new_service_logged())(RStr::from($name), RStr::from($config), sink)
+    }};
 
     // `authorize` takes the request by value: convert it, state included, per step.
     (@step owned) => {
@@ -271,6 +310,7 @@ macro_rules! interface_version {
                     request: original,
                     state: current,
                     cache,
+                    ..
                 } = input;
                 let converted = cache.get_or_insert_with(|| request(original));
                 // The state changes from step to step; the rest is the same for the run.
@@ -281,8 +321,188 @@ macro_rules! interface_version {
             }
         }
     };
+
+    // As `borrowed`, through `authorize_in` with the call's context: its budget,
+    // a cancellation fired when this future ends (answered, or dropped because
+    // the budget ran out or the client left), and the log sink's adapter.
+    (@step context) => {
+        impl Step for Service {
+            fn authorize<'a>(
+                &'a self,
+                input: StepInput<'a>,
+            ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+                let StepInput {
+                    request: original,
+                    state: current,
+                    cache,
+                    deadline,
+                } = input;
+                let converted = cache.get_or_insert_with(|| request(original));
+                converted.state = state(current);
+                let converted: &'a abi::AuthRequest = converted;
+                let token = CancellationToken::new();
+                let budget = deadline.saturating_duration_since(std::time::Instant::now());
+                let context = abi::CallContext {
+                    budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
+                    cancel: abi::CancelSignal_TO::from_value(Cancel(token.clone()), TD_Opaque),
+                    metadata_context: RString::new(),
+                    route_metadata: RString::new(),
+                };
+                Box::pin(async move {
+                    let _cancel_on_drop = token.drop_guard();
+                    let context = context;
+                    answer(self.0.authorize_in(converted, &context)).await
+                })
+            }
+        }
+
+        /// The call's cancellation as this version's signal.
+        #[derive(Clone)]
+        struct Cancel(CancellationToken);
+
+        impl abi::CancelSignal for Cancel {
+            fn is_cancelled(&self) -> bool {
+                self.0.is_cancelled()
+            }
+
+            fn cancelled(&self) -> FfiFuture<()> {
+                let token = self.0.clone();
+                async move { token.cancelled().await }.into_ffi()
+            }
+        }
+
+        /// The host's plugin log as this version's sink.
+        #[derive(Clone)]
+        struct Log(Arc<super::super::plugin_log::PluginLog>);
+
+        fn level(level: abi::LogLevel) -> tracing::Level {
+            match level {
+                abi::LogLevel::Error => tracing::Level::ERROR,
+                abi::LogLevel::Warn => tracing::Level::WARN,
+                abi::LogLevel::Info => tracing::Level::INFO,
+                abi::LogLevel::Debug => tracing::Level::DEBUG,
+                abi::LogLevel::Trace => tracing::Level::TRACE,
+            }
+        }
+
+        impl abi::LogSink for Log {
+            fn enabled(&self, at: abi::LogLevel) -> bool {
+                self.0.enabled(level(at))
+            }
+
+            fn log(&self, at: abi::LogLevel, target: RStr<'_>, request_id: RStr<'_>, message: RStr<'_>) {
+                self.0.write(level(at), target.as_str(), request_id.as_str(), message.as_str());
+            }
+        }
+    };
 }
 
-interface_version!(v1_0, api_v1_0, owned);
-interface_version!(v1_1, api_v1_1, owned);
-interface_version!(v1_2, api, borrowed);
+/// Writes, from one list of `module => crate (major, minor), call mode, build
+/// info`, the adapter modules, [`SUPPORTED_INTERFACES`] and [`Module`]. The
+/// last entry must be the current interface (`api`); the others are frozen
+/// copies (`plugin-api/frozen/<module>`, dependency `api_<module>`).
+macro_rules! interfaces {
+    ($($module:ident => $api:ident ($major:literal, $minor:literal), $call:ident, $info:ident;)+) => {
+        $(interface_version!($module, $api, $call, $info);)+
+
+        /// Interface versions this host loads, oldest first, as `major.minor`.
+        pub const SUPPORTED_INTERFACES: &[&str] = &[$(concat!($major, ".", $minor)),+];
+
+        /// Each supported version as (module name, major, minor), oldest first.
+        #[cfg(test)]
+        pub(super) const VERSIONS: &[(&str, u32, u32)] = &[$((stringify!($module), $major, $minor)),+];
+
+        /// Each supported version's root-module layout (what abi_stable checks).
+        #[cfg(test)]
+        pub(super) fn layouts() -> Vec<(&'static str, &'static abi_stable::type_layout::TypeLayout)> {
+            use abi_stable::StableAbi;
+            vec![$((stringify!($module), <$module::ModRef as StableAbi>::LAYOUT)),+]
+        }
+
+        /// A root module, through the interface copy it was built against.
+        #[derive(Clone, Copy)]
+        #[allow(non_camel_case_types)]
+        pub(super) enum Module {
+            $(
+                #[doc = concat!("Interface ", $major, ".", $minor, ".")]
+                $module($module::ModRef),
+            )+
+        }
+
+        impl Module {
+            /// Checks the library's layout against the copy for `major.minor`
+            /// and initialises its root module; None for an unsupported version.
+            pub(super) fn init(
+                header: &'static LibHeader,
+                major: u32,
+                minor: u32,
+            ) -> Option<Result<Self, LibraryError>> {
+                match (major, minor) {
+                    $(($major, $minor) => Some(header.init_root_module::<$module::ModRef>().map(Module::$module)),)+
+                    _ => None,
+                }
+            }
+
+            /// The plugin names the library exports.
+            pub(super) fn plugin_names(self) -> Vec<String> {
+                match self {
+                    $(Module::$module(m) => $module::plugin_names(m),)+
+                }
+            }
+
+            /// Who built the library (interface 1.1 and later).
+            pub(super) fn build_info(self) -> Option<String> {
+                match self {
+                    $(Module::$module(m) => $module::build_info(m),)+
+                }
+            }
+
+            /// Builds plugin `name` for step `step` from its config (JSON text).
+            pub(super) fn new_instance(
+                self,
+                name: &str,
+                step: &str,
+                config: &str,
+            ) -> Result<std::sync::Arc<dyn Instance>, FactoryError> {
+                match self {
+                    $(Module::$module(m) => $module::new_instance(m, name, step, config),)+
+                }
+            }
+        }
+    };
+}
+
+/// The current (newest) interface, `major.minor`: the last supported one.
+pub(super) fn current() -> (u32, u32) {
+    let last = SUPPORTED_INTERFACES[SUPPORTED_INTERFACES.len() - 1];
+    let (major, minor) = last.split_once('.').unwrap_or((last, "0"));
+    (major.parse().unwrap_or(0), minor.parse().unwrap_or(0))
+}
+
+/// What to tell the author of a plugin built against `major.minor`, which this
+/// host does not load.
+pub(super) fn advice(major: u32, minor: u32) -> &'static str {
+    static TEXTS: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (cur_major, cur_minor) = current();
+    let (newer, rebuild) = TEXTS.get_or_init(|| {
+        (
+            format!(
+                "the plugin is newer than this host: upgrade the host, or rebuild the plugin \
+                 against interface {cur_major}.{cur_minor}"
+            ),
+            format!("rebuild the plugin against gatehouse-plugin-api {cur_major}.{cur_minor}"),
+        )
+    });
+    if major == cur_major && minor > cur_minor {
+        newer
+    } else {
+        rebuild
+    }
+}
+
+interfaces! {
+    v1_0 => api_v1_0 (1, 0), owned, no_build_info;
+    v1_1 => api_v1_1 (1, 1), owned, build_info;
+    v1_2 => api_v1_2 (1, 2), borrowed, build_info;
+    v1_3 => api (1, 3), context, build_info;
+}

@@ -5,22 +5,12 @@ use std::path::{Path, PathBuf};
 
 use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, ROOT_MODULE_LOADER_NAME};
 
+pub use super::abi::SUPPORTED_INTERFACES;
 use super::{
-    abi::{v1_0, v1_1, v1_2, FactoryError, Instance},
+    abi::{self, FactoryError, Instance, Module},
     symbols::{self, PanicStrategy},
     LoadError,
 };
-
-/// Interface versions this host loads, oldest first, as `major.minor`.
-pub const SUPPORTED_INTERFACES: &[&str] = &["1.0", "1.1", "1.2"];
-
-/// The root module, through the interface copy it was built against.
-#[derive(Clone, Copy)]
-enum Module {
-    V1_0(v1_0::ModRef),
-    V1_1(v1_1::ModRef),
-    V1_2(v1_2::ModRef),
-}
 
 /// A loaded plugin library. Never unloaded (abi_stable leaks libraries on
 /// purpose): the loader opens each file once and keeps this.
@@ -77,28 +67,17 @@ impl Library {
                 super::layout::summarize(&report).unwrap_or_else(|| super::trim(&report))
             },
         };
-        let module = match (parsed.major, parsed.minor) {
-            (1, 0) => Module::V1_0(header.init_root_module::<v1_0::ModRef>().map_err(layout)?),
-            (1, 1) => Module::V1_1(header.init_root_module::<v1_1::ModRef>().map_err(layout)?),
-            (1, 2) => Module::V1_2(header.init_root_module::<v1_2::ModRef>().map_err(layout)?),
-            _ => {
-                let newer_minor = parsed.major == 1 && parsed.minor > 2;
+        let module = match Module::init(header, parsed.major, parsed.minor) {
+            Some(module) => module.map_err(layout)?,
+            None => {
                 return Err(LoadError::Interface {
                     file,
                     plugin: interface,
-                    advice: if newer_minor {
-                        "the plugin is newer than this host: upgrade the host, or rebuild the plugin against interface 1.2"
-                    } else {
-                        "rebuild the plugin against gatehouse-plugin-api 1.2"
-                    },
-                });
+                    advice: abi::advice(parsed.major, parsed.minor),
+                })
             }
         };
-        let build_info = match module {
-            Module::V1_0(_) => None,
-            Module::V1_1(m) => Some((m.build_info())().into()),
-            Module::V1_2(m) => Some((m.build_info())().into()),
-        };
+        let build_info = module.build_info();
         Ok(Self {
             path: path.to_path_buf(),
             interface,
@@ -130,24 +109,18 @@ impl Library {
 
     /// The plugin names this library exports.
     pub fn plugin_names(&self) -> Vec<String> {
-        match self.module {
-            Module::V1_0(m) => v1_0::plugin_names(m),
-            Module::V1_1(m) => v1_1::plugin_names(m),
-            Module::V1_2(m) => v1_2::plugin_names(m),
-        }
+        self.module.plugin_names()
     }
 
-    /// Builds plugin `name` from its config (JSON text).
+    /// Builds plugin `name` for step `step` (named in its log events) from its
+    /// config (JSON text).
     pub(super) fn new_instance(
         &self,
         name: &str,
+        step: &str,
         config: &str,
     ) -> Result<std::sync::Arc<dyn Instance>, FactoryError> {
-        match self.module {
-            Module::V1_0(m) => v1_0::new_instance(m, name, config),
-            Module::V1_1(m) => v1_1::new_instance(m, name, config),
-            Module::V1_2(m) => v1_2::new_instance(m, name, config),
-        }
+        self.module.new_instance(name, step, config)
     }
 }
 

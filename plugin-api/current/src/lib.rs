@@ -17,6 +17,41 @@
 //! supports every earlier minor of its major, and plugins need not be rebuilt when
 //! the host is upgraded.
 //!
+//! ## Compatibility rules
+//! A **minor** version (1.x → 1.x+1) may only *add*, and only at the ends that
+//! abi_stable checks as prefixes:
+//! - a new last field of the root module [`PluginMod`] (move
+//!   `#[sabi(last_prefix_field)]` to it);
+//! - a new last method of a `#[sabi_trait]` ([`AuthService`], [`StopSignal`],
+//!   …) that has a default body, so that the SDK and older code still compile;
+//! - new types, reachable only through such new fields or methods;
+//! - exported marker symbols outside the type layouts (e.g. [`panic_strategy`]).
+//!
+//! Everything else needs a **major** version (2.0): changing, reordering or
+//! removing a field of any `#[repr(C)]` type ([`AuthRequest`], [`AuthResponse`],
+//! … are plain structs: they can never grow), changing a method's or a
+//! function pointer's signature, adding an enum variant to an exhaustive enum,
+//! or changing what an existing field means. A major needs no frozen copy of
+//! the old one in a new host unless that host keeps loading the old major.
+//!
+//! Every published version is frozen before the next one is started: copy
+//! `current/src` to `frozen/v<major>_<minor>` (package name and version
+//! unchanged), add it to the host's list of interfaces (`interfaces!` in
+//! `host/src/loader/abi.rs`) and its dependency (`api_v<major>_<minor>`), and
+//! write its layout dump (`plugin-api/layouts/`), which a host test compares
+//! with the copy's real layout, so a frozen copy cannot change by accident.
+//!
+//! **The 1.2 exception.** 1.2 changed the signature of
+//! [`AuthService::authorize`] (by value → borrowed) although it was a minor
+//! version. It did not break loading, because the host never loads a plugin
+//! through another version's types: 1.0 and 1.1 plugins go through their frozen
+//! copies, which keep the by-value call. But it broke *source* compatibility
+//! for plugins written against the raw interface (SDK plugins were unaffected),
+//! which a minor should not do. It stays as published (changing 1.2 now would
+//! break 1.2 plugins); from 1.3 on these rules hold, and a change like it
+//! would be a new method with a default body (as 1.3's
+//! [`AuthService::authorize_in`] is) or a major version.
+//!
 //! What each version changed:
 //! - **1.0**: the first published contract.
 //! - **1.1**: [`PluginMod::build_info`] (who built the library).
@@ -31,6 +66,11 @@
 //!   still load: the host calls them through their frozen copies, by value.
 //!   Additive, within 1.2: the exported [`panic_strategy`] marker symbol, which
 //!   lets the host refuse libraries built with `panic = "abort"` before loading them.
+//! - **1.3** (additive only): host services. [`PluginMod::new_service_logged`]
+//!   hands each instance a [`LogSink`] (the SDK forwards the plugin's `tracing`
+//!   events into it); [`AuthService::authorize_in`] lends a [`CallContext`] with
+//!   the step's time budget, a [`CancelSignal`] and Envoy's metadata. Both are
+//!   new last fields with defaults, so everything 1.2 had is unchanged.
 //!
 //! Plugin authors normally use `gatehouse-plugin-sdk`, which wraps this crate.
 #![allow(non_local_definitions)] // emitted by #[sabi_trait] on recent compilers
@@ -42,11 +82,12 @@ mod types;
 
 pub use module::{PluginMod, PluginModRef, ROOT_MODULE_NAME};
 pub use service::{
-    AuthService, AuthServiceBox, AuthService_TO, StopHandle, StopSignal, StopSignal_TO,
+    AuthService, AuthServiceBox, AuthService_TO, CancelHandle, CancelSignal, CancelSignal_TO,
+    LogHandle, LogSink, LogSink_TO, StopHandle, StopSignal, StopSignal_TO,
 };
 pub use types::{
-    AppendAction, AuthRequest, AuthResponse, Decision, ErrorKind, Header, HeaderMutation, KeyValue,
-    Peer, PluginError,
+    AppendAction, AuthRequest, AuthResponse, CallContext, Decision, ErrorKind, Header,
+    HeaderMutation, KeyValue, LogLevel, Peer, PluginError,
 };
 
 /// Re-exported so that plugins and the host name the exact same crates.

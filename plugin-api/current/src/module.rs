@@ -9,7 +9,10 @@ use abi_stable::{
     StableAbi,
 };
 
-use crate::{service::AuthServiceBox, types::PluginError};
+use crate::{
+    service::{AuthServiceBox, LogHandle},
+    types::PluginError,
+};
 
 /// The root module's name in the library header; the host refuses libraries that
 /// export another kind of root module.
@@ -32,8 +35,17 @@ pub struct PluginMod {
 
     /// Since 1.1: who built this library (SDK version, plugin crate and version),
     /// for `gatehouse-verify` and the host's logs.
-    #[sabi(last_prefix_field)]
     pub build_info: extern "C" fn() -> RString,
+
+    /// Since 1.3: [`new_service`](Self::new_service) with the host's log sink
+    /// for this step, which the instance uses for its whole life. A 1.3 host
+    /// calls this instead of `new_service`.
+    #[sabi(last_prefix_field)]
+    pub new_service_logged: extern "C" fn(
+        name: RStr<'_>,
+        config: RStr<'_>,
+        log: LogHandle,
+    ) -> RResult<AuthServiceBox, PluginError>,
 }
 
 impl RootModule for PluginModRef {

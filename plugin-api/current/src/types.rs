@@ -6,6 +6,8 @@ use abi_stable::{
     StableAbi,
 };
 
+use crate::service::CancelHandle;
+
 /// One name/value pair (context extensions, state entries, dynamic metadata).
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, PartialEq, Eq, Default)]
@@ -174,4 +176,40 @@ impl std::fmt::Display for PluginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:?}: {}", self.kind, self.message)
     }
+}
+
+/// The level of a plugin's log event (since 1.3), as `tracing` names them.
+#[repr(u8)]
+#[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Something failed.
+    Error = 0,
+    /// Something looks wrong.
+    Warn = 1,
+    /// Normal operation.
+    Info = 2,
+    /// Detail for debugging.
+    Debug = 3,
+    /// Very verbose detail.
+    Trace = 4,
+}
+
+/// What the host tells a step about the call it is deciding (since 1.3), lent
+/// to [`crate::AuthService::authorize_in`] with the request.
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct CallContext {
+    /// The time this step may take, in milliseconds from the moment the host
+    /// called it: the lesser of the step timeout and what is left of the
+    /// chain's deadline. After it the host stops waiting and drops the future.
+    pub budget_ms: u64,
+    /// Fires when the host stops waiting for this answer: the budget ran out,
+    /// the client went away, or the answer arrived. Work a plugin spawned for
+    /// this call should end then.
+    pub cancel: CancelHandle,
+    /// Envoy's `metadata_context` of the check request (filter name → its
+    /// fields) as JSON text; empty when the frontend does not provide it.
+    pub metadata_context: RString,
+    /// Envoy's `route_metadata_context` as JSON text; empty when absent.
+    pub route_metadata: RString,
 }

@@ -105,7 +105,7 @@ impl RemoteJwks {
         match outcome {
             Ok((mut set, skipped)) => {
                 for why in skipped {
-                    eprintln!("JWKS {}: skipped {why}", self.fetcher.url());
+                    tracing::warn!(url = %self.fetcher.url(), "JWKS: skipped {why}");
                 }
                 if let Some(key) = &self.extra {
                     set.push(key.clone());
@@ -115,9 +115,9 @@ impl RemoteJwks {
             }
             Err(why) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
-                eprintln!(
-                    "jwt: JWKS {}: fetch failed, keeping the last good keys: {why}",
-                    self.fetcher.url()
+                tracing::warn!(
+                    url = %self.fetcher.url(),
+                    "JWKS fetch failed, keeping the last good keys: {why}"
                 );
                 Refresh::Failed(why)
             }
@@ -135,7 +135,8 @@ impl RemoteJwks {
                 }
                 drop(last);
                 let me = Arc::clone(self);
-                let task = tokio::spawn(async move { me.refresh(me.schedule.cooldown).await });
+                let task =
+                    crate::runtime::spawn(async move { me.refresh(me.schedule.cooldown).await });
                 let _ = tokio::time::timeout(self.schedule.refetch_wait, task).await;
             }
             Err(_) => {

@@ -29,7 +29,7 @@ fn config_error(json: &str) -> String {
 #[test]
 fn empty_config_allows() {
     assert!(allowed(&plugin("{}"), &[]));
-    assert!(build::<ClaimsPolicy>(RStr::from_str("null")).is_ok());
+    assert!(build::<ClaimsPolicy>(RStr::from_str("null"), None).is_ok());
 }
 
 #[test]

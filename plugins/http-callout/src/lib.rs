@@ -94,7 +94,7 @@ impl HttpCallout {
         }
     }
 
-    /// Counts a failure and logs it to stderr, at most once per
+    /// Counts a failure and logs it (a warning), at most once per
     /// [`LOG_EVERY_SECONDS`].
     fn note_failure(&self, why: &str) {
         let total = self.failures.fetch_add(1, Ordering::Relaxed) + 1;
@@ -109,9 +109,12 @@ impl HttpCallout {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            eprintln!(
-                "http-callout: {} {}: {why} ({total} failures so far; failureMode {:?})",
-                self.settings.method, self.settings.url, self.settings.failure_mode
+            gatehouse_plugin_sdk::tracing::warn!(
+                method = %self.settings.method,
+                url = %self.settings.url,
+                failures = total,
+                failure_mode = ?self.settings.failure_mode,
+                "callout failed: {why}"
             );
         }
     }

@@ -75,7 +75,7 @@ impl KeySource {
     }
 }
 
-/// The keys of an inline or file JWKS; skipped keys are reported on stderr.
+/// The keys of an inline or file JWKS; skipped keys are logged.
 fn fixed_set(jwks: &JwksConfig) -> Result<KeySet, String> {
     let (set, skipped) = if let Some(inline) = &jwks.inline {
         match inline {
@@ -91,7 +91,7 @@ fn fixed_set(jwks: &JwksConfig) -> Result<KeySet, String> {
         return Err("jwks: give exactly one of `inline`, `file`, `url`".into());
     };
     for why in skipped {
-        eprintln!("jwt: JWKS: skipped {why}");
+        gatehouse_plugin_sdk::tracing::warn!("JWKS: skipped {why}");
     }
     Ok(set)
 }

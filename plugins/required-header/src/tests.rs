@@ -51,7 +51,7 @@ fn config_accepts_camel_case_and_gloo_spellings() {
         r#"{"RequiredHeader": "x", "AllowedValues": ["1"]}"#,
     ] {
         assert!(
-            build::<RequiredHeader>(RStr::from_str(json)).is_ok(),
+            build::<RequiredHeader>(RStr::from_str(json), None).is_ok(),
             "{json}"
         );
     }

@@ -25,7 +25,7 @@ fn config_error(json: &str) -> String {
 fn empty_config_allows_with_no_effects() {
     let r = run("{}", Request::default());
     assert_eq!(r, gatehouse_plugin_sdk::allow());
-    assert!(build::<SetHeaders>(RStr::from_str("null")).is_ok());
+    assert!(build::<SetHeaders>(RStr::from_str("null"), None).is_ok());
 }
 
 #[test]
