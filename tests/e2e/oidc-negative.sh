@@ -9,17 +9,10 @@
 # Usage: tests/e2e/oidc-negative.sh   (E2E_SKIP_BUILD=1: use target/ as built)
 set -euo pipefail
 OIDC_NAME=oidc-negative
-OIDC_GW_PORT=19420
-OIDC_PROVIDER_PORT=19421
-OIDC_ECHO_PORT=19422
-OIDC_GRPC_PORT=19423
-OIDC_HTTP_PORT=19424
-OIDC_SPOE_PORT=19425
-OIDC_ADMIN_PORT=19426
+OIDC_PORTS=19420
 # shellcheck source=tests/e2e/oidc/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/oidc/lib.sh"
 
-envoy_admin=19427
 start() {
   oidc_keys
   oidc_auth_config "${STACK_DIR}/auth-configs.yaml"
@@ -30,14 +23,7 @@ start() {
   stack_wait provider "bad provider" curl -sf "${OIDC_ISSUER}/.well-known/openid-configuration" || return 1
   oidc_start_gatehouse gatehouse "${STACK_DIR}/auth-configs.yaml" "${OIDC_GRPC_PORT}" \
     "${OIDC_HTTP_PORT}" "${OIDC_SPOE_PORT}" "${OIDC_ADMIN_PORT}" || return 1
-  sed -e "s/port_value: 10000\b/port_value: ${OIDC_GW_PORT}/" \
-    -e "s/port_value: 9901\b/port_value: ${envoy_admin}/" \
-    -e "s/port_value: 8081\b/port_value: ${STACK_ECHO_PORT}/" \
-    -e "s/port_value: 8083\b/port_value: ${OIDC_GRPC_PORT}/" \
-    deploy/envoy/envoy-oidc.yaml >"${STACK_DIR}/envoy.yaml"
-  stack_spawn envoy "${STACK_DIR}/envoy.log" envoy -c "${STACK_DIR}/envoy.yaml" \
-    --base-id "${OIDC_GW_PORT}" --concurrency 1 --log-level error
-  stack_wait envoy "envoy listener" stack_port_open "${OIDC_GW_PORT}"
+  oidc_start_envoy
 }
 
 # header NAME HEADER: a header of case NAME's response.

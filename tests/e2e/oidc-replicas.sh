@@ -8,17 +8,13 @@
 # Usage: tests/e2e/oidc-replicas.sh   (E2E_SKIP_BUILD=1: use target/ as built)
 set -euo pipefail
 OIDC_NAME=oidc-replicas
-OIDC_GW_PORT=19450
-OIDC_PROVIDER_PORT=19451
-OIDC_REDIS_PORT=19452
-OIDC_ECHO_PORT=19453
+OIDC_PORTS=19450
 # shellcheck source=tests/e2e/oidc/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/oidc/lib.sh"
 
-envoy_admin=19454
 # Host A and B: gRPC, HTTP, SPOE, admin ports.
-host_a=(19455 19456 19457 19458)
-host_b=(19459 19460 19461 19462)
+host_a=(19460 19461 19462 19463)
+host_b=(19464 19465 19466 19467)
 
 start_host() { # NAME PORTS...
   local name="$1"
@@ -44,7 +40,7 @@ stop_host() { # NAME
 envoy_sees() {
   local i flags
   for ((i = 0; i < 50; i++)); do
-    flags="$(curl -s "http://127.0.0.1:${envoy_admin}/clusters" | sed -n "s/^authz::127.0.0.1:$1::health_flags:://p")"
+    flags="$(curl -s "http://127.0.0.1:${OIDC_ENVOY_ADMIN_PORT}/clusters" | sed -n "s/^authz::127.0.0.1:$1::health_flags:://p")"
     case "$2:${flags}" in
       healthy:healthy | failed:*failed_active_hc*)
         sleep 1 # the gRPC connection pool follows the health flags a moment later
@@ -56,26 +52,24 @@ envoy_sees() {
   return 1
 }
 
+# The authz cluster of envoy-oidc.yaml with two endpoints, health checked (TCP).
 start_envoy() {
-  python3 - "${STACK_DIR}/envoy.yaml" "${OIDC_GW_PORT}" "${envoy_admin}" "${STACK_ECHO_PORT}" \
-    "${host_a[0]}" "${host_b[0]}" <<'PY'
-import re, sys
-out, gw, admin, echo, a, b = sys.argv[1:]
-text = open("deploy/envoy/envoy-oidc.yaml").read()
-text = re.sub(r"port_value: 10000\b", f"port_value: {gw}", text)
-text = re.sub(r"port_value: 9901\b", f"port_value: {admin}", text)
-text = re.sub(r"port_value: 8081\b", f"port_value: {echo}", text)
-# The authz cluster: two endpoints, gRPC health checked.
-endpoint = "              - endpoint:\n                  address:\n                    socket_address: {address: 127.0.0.1, port_value: 8083}\n"
-text = text.replace(endpoint, endpoint.replace("8083", a) + endpoint.replace("8083", b))
-text = text.replace("    - name: authz\n      type: STATIC\n      connect_timeout: 1s\n",
-    "    - name: authz\n      type: STATIC\n      connect_timeout: 1s\n"
-    "      health_checks:\n        - {timeout: 1s, interval: 0.3s, no_traffic_interval: 0.3s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}}\n")
-open(out, "w").write(text)
+  oidc_render_envoy
+  python3 - "${STACK_DIR}/envoy.yaml" "${OIDC_GRPC_PORT}" "${host_a[0]}" "${host_b[0]}" <<'PY'
+import sys
+path, one, a, b = sys.argv[1:]
+text = open(path).read()
+endpoint = f"""              - endpoint:
+                  address:
+                    socket_address: {{address: 127.0.0.1, port_value: {one}}}
+"""
+text = text.replace(endpoint, endpoint.replace(one, a) + endpoint.replace(one, b))
+cluster = "    - name: authz\n      type: STATIC\n      connect_timeout: 1s\n"
+text = text.replace(cluster, cluster + "      health_checks:\n        - {timeout: 1s, interval: 0.3s, "
+    "no_traffic_interval: 0.3s, unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: {}}\n")
+open(path, "w").write(text)
 PY
-  stack_spawn envoy "${STACK_DIR}/envoy.log" envoy -c "${STACK_DIR}/envoy.yaml" \
-    --base-id "${OIDC_GW_PORT}" --concurrency 1 --log-level error
-  stack_wait envoy "envoy listener" stack_port_open "${OIDC_GW_PORT}"
+  oidc_start_envoy rendered
 }
 
 # cookie_works CASE WANT: GET /app/CASE with the saved session cookie; checks the status

@@ -10,7 +10,8 @@
 //   OIDC_USER (default alice), OIDC_SKIP_LOGOUT=1, OIDC_SAVE_COOKIE=FILE (write
 //   the session cookie header for another test), OIDC_ONE_SET_COOKIE=1 (the gateway
 //   keeps one Set-Cookie per answer: the login cookie's removal is not checked),
-//   OIDC_REFRESH_WAIT=S (wait S seconds, then expect a token refresh).
+//   OIDC_REFRESH_WAIT=S (wait S seconds, then expect a token refresh), OIDC_CHUNKED=1
+//   (the session is large: expect chunk cookies).
 import { chromium, request } from 'playwright-core';
 import { writeFileSync } from 'node:fs';
 import { readKey, session } from './seal.mjs';
@@ -81,6 +82,12 @@ try {
   if (!process.env.OIDC_ONE_SET_COOKIE) {
     check(!cookies.some((c) => c.name === `${cookieName}_login`), 'the login state cookie is gone');
   }
+  if (process.env.OIDC_CHUNKED) {
+    const chunks = cookies.filter((c) => /_[0-9]+$/.test(c.name) && c.name.startsWith(cookieName));
+    check(chunks.length >= 2 && !cookies.some((c) => c.name === cookieName),
+      'a session over 4 KB is split into chunk cookies', chunks.map((c) => c.name).join(','));
+    check(chunks.every((c) => c.name.length + c.value.length < 4000), 'every chunk fits a 4 KB cookie');
+  }
   const cookieHeader = cookies.filter((c) => c.name.startsWith(cookieName))
     .map((c) => `${c.name}=${c.value}`).join('; ');
   if (process.env.OIDC_SAVE_COOKIE) writeFileSync(process.env.OIDC_SAVE_COOKIE, cookieHeader);
@@ -106,7 +113,7 @@ try {
     check(resp.status() === 200, 'a request near the access token expiry is allowed', resp.status());
     check(await count() === before + 1, 'it refreshed the tokens at the provider (one token request)');
     if (!process.env.OIDC_REDIS) {
-      check(setCookies.some((v) => v.startsWith(`${cookieName}=`) && v.includes('HttpOnly')),
+      check(setCookies.some((v) => v.startsWith(cookieName) && v.includes('HttpOnly')),
         'the refreshed session cookie rides on the allowed response', setCookies.join(' | '));
     }
     const after = await page.request.get(`${gw}/app/after-refresh`);

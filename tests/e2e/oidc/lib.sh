@@ -6,7 +6,9 @@
 #   gatehouse -> oidc-provider (node, tests/e2e/oidc/provider.mjs) [-> redis-server]
 #
 # Source after setting OIDC_NAME (the script's name, for target/e2e-$OIDC_NAME) and
-# OIDC_GW_PORT (the gateway's port). Ports used: 194xx (no other e2e script does).
+# OIDC_PORTS, the first of the script's ten ports (194x0; no other e2e script uses 194xx):
+# +0 gateway, +1 provider, +2 echo upstream, +3 gatehouse gRPC, +4 HTTP forward-auth,
+# +5 SPOE, +6 admin, +7 Redis, +8 Envoy admin.
 # The provider and the browser scripts run from .tools/oidc-node (installed by
 # tests/e2e/oidc/install.sh, which scripts/install-peers.sh calls).
 
@@ -20,7 +22,8 @@ if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
   cargo build "${cargo_flags[@]}" -p gatehouse -p oidc >&2
 fi
 export STACK_DIR="${STACK_DIR:-${repo_root}/target/e2e-${OIDC_NAME}}"
-export STACK_ECHO_PORT="${OIDC_ECHO_PORT:-19401}"
+OIDC_GW_PORT="${OIDC_PORTS}"
+export STACK_ECHO_PORT="$((OIDC_PORTS + 2))"
 export STACK_NO_TRAP=1
 # shellcheck source=scripts/stack.sh
 source scripts/stack.sh
@@ -32,13 +35,14 @@ E2E_URL="http://localhost:${OIDC_GW_PORT}"
 trap 'stack_stop 2>/dev/null || true' EXIT
 
 OIDC_NODE="${repo_root}/.tools/oidc-node"
-OIDC_PROVIDER_PORT="${OIDC_PROVIDER_PORT:-19400}"
+OIDC_PROVIDER_PORT="$((OIDC_PORTS + 1))"
 OIDC_ISSUER="http://localhost:${OIDC_PROVIDER_PORT}"
-OIDC_REDIS_PORT="${OIDC_REDIS_PORT:-19402}"
-OIDC_GRPC_PORT="${OIDC_GRPC_PORT:-19403}"
-OIDC_HTTP_PORT="${OIDC_HTTP_PORT:-19404}"
-OIDC_SPOE_PORT="${OIDC_SPOE_PORT:-19405}"
-OIDC_ADMIN_PORT="${OIDC_ADMIN_PORT:-19406}"
+OIDC_GRPC_PORT="$((OIDC_PORTS + 3))"
+OIDC_HTTP_PORT="$((OIDC_PORTS + 4))"
+OIDC_SPOE_PORT="$((OIDC_PORTS + 5))"
+OIDC_ADMIN_PORT="$((OIDC_PORTS + 6))"
+OIDC_REDIS_PORT="$((OIDC_PORTS + 7))"
+OIDC_ENVOY_ADMIN_PORT="$((OIDC_PORTS + 8))"
 OIDC_CALLBACK="${E2E_URL}/oauth2/callback"
 OIDC_AFTER_LOGOUT="${E2E_URL}/public/bye"
 export OIDC_CLIENT_SECRET="e2e-client-secret-${RANDOM}${RANDOM}"
@@ -72,7 +76,7 @@ spec:
           issuerUrl: ${OIDC_ISSUER_URL:-${OIDC_ISSUER}}
           clientId: gatehouse
           clientSecret: {file: ${STACK_DIR}/keys/client-secret}
-          scopes: [openid, email, profile, groups]
+          scopes: ${OIDC_SCOPES:-[openid, email, profile, groups]}
           logoutPath: /logout
           afterLogoutUrl: ${OIDC_AFTER_LOGOUT}
           loginStatus: ${OIDC_LOGIN_STATUS:-302}
@@ -80,7 +84,7 @@ spec:
           timeoutMs: 1000
           sessionKeys: {file: ${STACK_DIR}/keys/current.key, oldFiles: [${STACK_DIR}/keys/old.key]}
           cookie: {name: gh_session, lifetimeSeconds: 3600}
-          claims: [name]
+          claims: ${OIDC_CLAIMS:-[name]}
           headers:
             - {claim: sub, header: x-auth-sub}
             - {claim: email, header: x-auth-email}
@@ -153,4 +157,49 @@ oidc_dump_logs() {
     printf '\n----- tail of %s -----\n' "${f}" >&2
     tail -n "${STACK_LOG_TAIL:-30}" "${f}" >&2 || true
   done
+}
+
+# oidc_render_envoy: deploy/envoy/envoy-oidc.yaml with this stack's ports, to
+# $STACK_DIR/envoy.yaml.
+oidc_render_envoy() {
+  mkdir -p "${STACK_DIR}"
+  sed -e "s/port_value: 10000\b/port_value: ${OIDC_GW_PORT}/" \
+    -e "s/port_value: 9901\b/port_value: ${OIDC_ENVOY_ADMIN_PORT}/" \
+    -e "s/port_value: 8081\b/port_value: ${STACK_ECHO_PORT}/" \
+    -e "s/port_value: 8083\b/port_value: ${OIDC_GRPC_PORT}/" \
+    deploy/envoy/envoy-oidc.yaml >"${STACK_DIR}/envoy.yaml"
+}
+
+# oidc_start_envoy [rendered]: Envoy with $STACK_DIR/envoy.yaml (rendered first unless
+# `rendered`).
+oidc_start_envoy() {
+  [[ "${1:-}" == rendered ]] || oidc_render_envoy
+  stack_spawn envoy "${STACK_DIR}/envoy.log" envoy -c "${STACK_DIR}/envoy.yaml" \
+    --base-id "${OIDC_GW_PORT}" --concurrency 1 --log-level error
+  stack_wait envoy "envoy listener" stack_port_open "${OIDC_GW_PORT}"
+}
+
+# oidc_check_login_redirect GATEWAY: what a browser and an API client without a session
+# get through GATEWAY (curl): the 302 to the provider with the login cookie; 401 without
+# a Location; neither reaches the upstream.
+oidc_check_login_redirect() {
+  local gw="$1" location
+  http login /app/curl -H 'accept: text/html'
+  expect_eq "${gw}: browser without a session" status "${status}" 302 login
+  location="$(sed -n 's/^location: *//Ip' "${work}/login.headers" | tr -d '\r')"
+  if [[ "${location}" == "${OIDC_ISSUER}/auth?"* &&
+    "${location}" == *"redirect_uri=http%3A%2F%2Flocalhost%3A${OIDC_GW_PORT}%2Foauth2%2Fcallback"* ]]; then
+    pass "${gw}: the 302 goes to the provider's authorization endpoint, redirect_uri on this gateway"
+  else
+    fail "${gw}: location: ${location}"
+  fi
+  if grep -qi '^set-cookie: gh_session_login=v1\..*HttpOnly; SameSite=Lax' "${work}/login.headers"; then
+    pass "${gw}: the login state cookie reaches the browser"
+  else
+    fail "${gw}: no login state cookie" "$(grep -i set-cookie "${work}/login.headers")"
+  fi
+  http api /app/curl -H 'accept: application/json'
+  expect_eq "${gw}: API client without a session" status "${status}" 401 api
+  if grep -qi '^location:' "${work}/api.headers"; then fail "${gw}: an API client got a Location"; else pass "${gw}: an API client gets no redirect"; fi
+  if reached_upstream /app/curl; then fail "${gw}: the upstream saw an unauthenticated request"; else pass "${gw}: an unauthenticated request never reaches the upstream"; fi
 }

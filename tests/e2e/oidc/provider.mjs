@@ -21,6 +21,8 @@ const findAccount = async (ctx, sub) => ({
       email_verified: true,
       name: `Test user ${sub}`,
       groups: ['staff', `team-${sub}`],
+      // Scope `big`: a claim large enough that the session cookie must be chunked.
+      blob: 'x'.repeat(6000),
     };
   },
 });
@@ -44,8 +46,9 @@ const provider = new Provider(issuer, {
     email: ['email', 'email_verified'],
     profile: ['name'],
     groups: ['groups'],
+    big: ['blob'],
   },
-  scopes: ['openid', 'email', 'profile', 'groups', 'offline_access'],
+  scopes: ['openid', 'email', 'profile', 'groups', 'big', 'offline_access'],
   // Claims in the ID token itself, not only at userinfo.
   conformIdTokenClaims: false,
   issueRefreshToken: async () => true,
