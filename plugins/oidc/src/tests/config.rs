@@ -65,3 +65,16 @@ fn a_minimal_config_and_a_secret_from_a_file_are_accepted() {
         panic!("refused: {e}");
     }
 }
+
+#[test]
+fn a_secret_from_the_environment() {
+    // Unique to this test; no other test reads it.
+    std::env::set_var("OIDC_UNIT_SECRET_VAR", "from-env");
+    let mut config = base();
+    config["clientSecret"] = json!({"env": "OIDC_UNIT_SECRET_VAR"});
+    let config: crate::Config = serde_json::from_value(config).expect("parses");
+    assert_eq!(
+        config.client_secret.as_ref().map(|s| s.read()),
+        Some(Ok("from-env".to_string()))
+    );
+}

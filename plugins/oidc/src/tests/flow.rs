@@ -234,3 +234,69 @@ fn logout_clears_the_session_cookie() {
         && h.value.starts_with("__gatehouse_oidc=; ")
         && h.value.contains("Max-Age=0")));
 }
+
+#[test]
+fn a_fixed_redirect_url_pins_the_origin_a_login_may_start_on() {
+    let p = plugin(json!({"redirectUrl": "https://gw.test/oauth2/callback"}));
+    let r = Request {
+        scheme: "https".into(),
+        host: "evil.test".into(),
+        ..testing::request_to("/app", &[("accept", "text/html")])
+    };
+    let r = run(&p, &r);
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(
+        r.body.contains("not one a login may return to"),
+        "{}",
+        r.body
+    );
+}
+
+#[test]
+fn cookie_domain_and_secure_come_from_the_config() {
+    let p = plugin(json!({"cookie": {"name": "s", "domain": "example.test", "secure": false}}));
+    let sealed = session(now() + 60).seal(&sealer(super::KEY_A));
+    let mut r = Request {
+        scheme: "https".into(),
+        host: "app.test".into(),
+        ..testing::request_to("/logout", &[("cookie", &format!("s={sealed}"))])
+    };
+    r.path = "/logout".into();
+    let r = run(&p, &r);
+    let set: Vec<&str> = r
+        .response_headers
+        .iter()
+        .filter(|h| h.name == "set-cookie")
+        .map(|h| h.value.as_str())
+        .collect();
+    assert_eq!(
+        set,
+        ["s=; Path=/; Domain=example.test; Max-Age=0; HttpOnly; SameSite=Lax"]
+    );
+}
+
+#[test]
+fn an_unreachable_redis_is_503_never_a_login_or_an_allow() {
+    let p = plugin(json!({"redis": {"address": "127.0.0.1:9"}}));
+    let pointer = crate::session::Pointer {
+        id: "abc".into(),
+        expires: now() + 60,
+    }
+    .seal(&sealer(super::KEY_A));
+    let r = run(&p, &with_cookie(&pointer, &[("accept", "text/html")]));
+    assert_eq!((r.decision, r.status), (Decision::Deny, 503), "{r:?}");
+}
+
+#[test]
+fn refresh_is_due_only_with_a_refresh_token_near_expiry() {
+    let mut s = session(2000);
+    s.access_expires = 1100;
+    assert!(!s.wants_refresh(1050, 60), "no refresh token");
+    s.refresh_token = Some("rt".into());
+    assert!(s.wants_refresh(1050, 60));
+    assert!(!s.wants_refresh(1000, 60), "not yet");
+    assert!(
+        !s.wants_refresh(1050, 0),
+        "refreshBeforeSeconds: 0 never refreshes"
+    );
+}

@@ -7,6 +7,7 @@ mod crypto;
 mod flow;
 mod idtoken;
 mod redirect;
+mod redis;
 mod state;
 
 use std::{
