@@ -9,6 +9,9 @@
 set -euo pipefail
 OIDC_NAME=oidc-haproxy
 OIDC_PORTS=19440
+# Access tokens live 65 s, refreshed 60 s before expiry: the refreshed cookie must
+# cross the shipped config on an allowed response.
+OIDC_ACCESS_TTL=65
 # shellcheck source=tests/e2e/oidc/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/oidc/lib.sh"
 
@@ -30,6 +33,6 @@ fi
 
 oidc_check_login_redirect HAProxy
 
-OIDC_ONE_SET_COOKIE=1 oidc_browser "${E2E_URL}"
+OIDC_ONE_SET_COOKIE=1 OIDC_REFRESH_WAIT=6 oidc_browser "${E2E_URL}"
 if ((failed)); then oidc_dump_logs; fi
 summary

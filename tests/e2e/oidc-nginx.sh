@@ -11,6 +11,9 @@ OIDC_NAME=oidc-nginx
 OIDC_PORTS=19430
 # auth_request passes only 401/403: the login redirect comes as 401 + Location.
 OIDC_LOGIN_STATUS=401
+# Access tokens live 65 s, refreshed 60 s before expiry: the refreshed cookie must
+# cross the shipped config on an allowed response.
+OIDC_ACCESS_TTL=65
 # shellcheck source=tests/e2e/oidc/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/oidc/lib.sh"
 
@@ -33,6 +36,6 @@ if ! oidc_start_backends || ! start_nginx; then
 fi
 
 oidc_check_login_redirect nginx
-oidc_browser "${E2E_URL}"
+OIDC_REFRESH_WAIT=6 oidc_browser "${E2E_URL}"
 if ((failed)); then oidc_dump_logs; tail -n 20 "${STACK_DIR}/nginx/nginx-error.log" 2>/dev/null || true; fi
 summary
