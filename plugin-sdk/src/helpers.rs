@@ -13,11 +13,16 @@ pub fn allow() -> AuthResponse {
     }
 }
 
-/// A denial with an HTTP status and body.
+/// A denial with an HTTP status and body. A status no denial can have (below
+/// 300 — 0, 1xx, 2xx — or above 599) becomes 403; redirects (3xx) stay.
 pub fn deny(status: u16, body: impl Into<String>) -> AuthResponse {
     AuthResponse {
         decision: Decision::Deny,
-        status,
+        status: if (300..=599).contains(&status) {
+            status
+        } else {
+            403
+        },
         body: body.into().into(),
         ..AuthResponse::default()
     }
@@ -43,6 +48,24 @@ pub trait RequestExt {
     fn context_extension(&self, key: &str) -> Option<&str>;
     /// The first value of query parameter `name` (not percent-decoded).
     fn query_param(&self, name: &str) -> Option<&str>;
+    /// Every value of header `name` (case-insensitive), in order.
+    fn headers<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.header_values(name)
+    }
+    /// The path with its query string.
+    fn path(&self) -> &str;
+    /// The HTTP method.
+    fn method(&self) -> &str;
+    /// The body, when the proxy sends it.
+    fn body(&self) -> Option<&[u8]>;
+    /// The request id (`x-request-id`).
+    fn id(&self) -> &str;
+    /// A state entry holding JSON (written with [`ResponseExt::set_state_json`]),
+    /// parsed as `T`; `None` if absent, an error naming the key if it does not parse.
+    fn state_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<Result<T, String>> {
+        let text = self.state(key)?;
+        Some(serde_json::from_str(text).map_err(|e| format!("state `{key}`: {e}")))
+    }
 }
 
 impl RequestExt for AuthRequest {
@@ -66,6 +89,22 @@ impl RequestExt for AuthRequest {
 
     fn context_extension(&self, key: &str) -> Option<&str> {
         find(&self.context_extensions, key)
+    }
+
+    fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn method(&self) -> &str {
+        &self.method
+    }
+
+    fn body(&self) -> Option<&[u8]> {
+        self.body.as_ref().into_option().map(|b| b.as_slice())
+    }
+
+    fn id(&self) -> &str {
+        &self.id
     }
 
     fn query_param(&self, name: &str) -> Option<&str> {
@@ -101,6 +140,56 @@ pub trait ResponseExt: Sized {
     fn user(self, id: &str) -> Self;
     /// Adds an entry to Envoy's dynamic metadata.
     fn metadata(self, key: &str, value: &str) -> Self;
+    /// Sets a state entry to `value` as JSON (read it with
+    /// [`RequestExt::state_json`]); a value that cannot be serialized is an error.
+    fn set_state_json<T: serde::Serialize>(self, key: &str, value: &T) -> Result<Self, String> {
+        let text = serde_json::to_string(value).map_err(|e| format!("state `{key}`: {e}"))?;
+        Ok(self.set_state(key, &text))
+    }
+}
+
+/// Read access to a response, for tests.
+pub trait ResponseView {
+    /// True for an allow.
+    fn is_allowed(&self) -> bool;
+    /// The denial's HTTP status (403 for a denial without one); None on allow.
+    fn deny_status(&self) -> Option<u16>;
+    /// The value set for upstream header `name`, if any (the last one set).
+    fn upstream_header(&self, name: &str) -> Option<&str>;
+    /// The value set for state `key`, if any (the last one set).
+    fn state_set(&self, key: &str) -> Option<&str>;
+    /// The authenticated user, if set.
+    fn user_id(&self) -> Option<&str>;
+}
+
+impl ResponseView for AuthResponse {
+    fn is_allowed(&self) -> bool {
+        self.decision == Decision::Allow
+    }
+
+    fn deny_status(&self) -> Option<u16> {
+        match self.decision {
+            Decision::Allow => None,
+            Decision::Deny if self.status == 0 => Some(403),
+            Decision::Deny => Some(self.status),
+        }
+    }
+
+    fn upstream_header(&self, name: &str) -> Option<&str> {
+        self.request_headers
+            .iter()
+            .rev()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+
+    fn state_set(&self, key: &str) -> Option<&str> {
+        find(&self.state_set, key)
+    }
+
+    fn user_id(&self) -> Option<&str> {
+        Some(self.user_id.as_str()).filter(|u| !u.is_empty())
+    }
 }
 
 fn mutation(name: &str, value: &str, action: AppendAction) -> HeaderMutation {
@@ -202,6 +291,23 @@ mod tests {
         );
         assert_eq!(r.state_set[0], kv("k", "v"));
         assert_eq!(r.user_id, "u");
+        assert_eq!(deny(0, "x").deny_status(), Some(403));
+        assert_eq!(deny(200, "x").deny_status(), Some(403));
+        assert_eq!(deny(302, "x").deny_status(), Some(302));
+        assert_eq!(r.upstream_header("A"), Some("2"));
+        assert_eq!(
+            (r.is_allowed(), ResponseView::user_id(&r), r.state_set("k")),
+            (true, Some("u"), Some("v"))
+        );
+        let typed = allow()
+            .set_state_json("n", &vec![1, 2])
+            .expect("serializes");
+        let req = AuthRequest {
+            state: typed.state_set.clone(),
+            ..Default::default()
+        };
+        assert_eq!(req.state_json::<Vec<u8>>("n"), Some(Ok(vec![1, 2])));
+        assert!(matches!(req.state_json::<String>("n"), Some(Err(_))));
         let d = deny(401, "no").response_header("www-authenticate", "Basic");
         assert_eq!(
             (d.decision, d.status, d.body.as_str()),

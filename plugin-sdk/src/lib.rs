@@ -88,7 +88,16 @@ pub use gatehouse_plugin_api::{
     AppendAction, AuthRequest as Request, AuthResponse as Response, Decision, Header,
     HeaderMutation, KeyValue, Peer,
 };
-pub use helpers::{allow, deny, RequestExt, ResponseExt};
+pub use helpers::{allow, deny, RequestExt, ResponseExt, ResponseView};
+
+/// Everything a plugin usually needs: `use gatehouse_plugin_sdk::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        allow, deny, export_plugins, Context, Error, Plugin, Request, RequestExt, Response,
+        ResponseExt, ResponseView, Stop,
+    };
+    pub use tracing::{debug, error, info, trace, warn};
+}
 pub use stop::Stop;
 /// Re-exported: log with `tracing`'s macros; the SDK forwards events to the host.
 pub use tracing;
