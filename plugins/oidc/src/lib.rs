@@ -57,6 +57,15 @@ use {
     store::{Jar, Loaded, Store},
 };
 
+/// A denial with a text body the browser never renders as HTML (a callback's
+/// query is attacker-controlled), never cached.
+pub fn refuse(status: u16, body: impl Into<String>) -> Response {
+    deny(status, body)
+        .response_header("content-type", "text/plain; charset=utf-8")
+        .response_header("x-content-type-options", "nosniff")
+        .response_header("cache-control", "no-store")
+}
+
 /// How many used login states each instance remembers.
 const USED_STATES: usize = 10_000;
 
@@ -156,7 +165,7 @@ impl Oidc {
         match self.store.load(&self.jar(), &pairs, now).await {
             Ok(Some(loaded)) => self.signed_in(loaded, &pairs, now).await,
             Ok(None) => self.signed_out(request).await,
-            Err(why) => deny(503, format!("session store unavailable: {why}")),
+            Err(why) => refuse(503, format!("session store unavailable: {why}")),
         }
     }
 
@@ -184,7 +193,7 @@ impl Oidc {
                         .await
                     {
                         Ok(cookies) => set_cookies = cookies,
-                        Err(why) => return deny(503, format!("cannot save the session: {why}")),
+                        Err(why) => return refuse(503, format!("cannot save the session: {why}")),
                     }
                     loaded.session = session;
                 }
@@ -204,13 +213,13 @@ impl Oidc {
     /// No valid session: a browser is sent to sign in, anything else gets 401.
     async fn signed_out(&self, request: &Request) -> Response {
         if !self.is_browser(request) {
-            return deny(401, "sign-in required").response_header("www-authenticate", "Bearer");
+            return refuse(401, "sign-in required").response_header("www-authenticate", "Bearer");
         }
         self.start_login(request).await
     }
 
     fn login_or_401(&self, why: String) -> Response {
-        deny(
+        refuse(
             401,
             format!("session expired and could not be refreshed: {why}"),
         )

@@ -9,6 +9,7 @@ use crate::{
     now,
     provider::{Discovered, Tokens},
     redirect::Origin,
+    refuse,
     session::Session,
     state::{Login, Refused},
     Oidc,
@@ -34,11 +35,11 @@ impl Oidc {
         let (Some(origin), Some(return_to)) =
             (Origin::of_request(request), self.policy.return_url(request))
         else {
-            return deny(400, "this host is not one a login may return to");
+            return refuse(400, "this host is not one a login may return to");
         };
         let discovered = match self.provider.discovered().await {
             Ok(d) => d,
-            Err(why) => return deny(503, format!("provider unavailable: {why}")),
+            Err(why) => return refuse(503, format!("provider unavailable: {why}")),
         };
         let login = Login::new(return_to, self.redirect_uri(&origin), now());
         let mut scopes: Vec<&str> = vec!["openid"];
@@ -79,10 +80,17 @@ impl Oidc {
     pub(crate) async fn callback(&self, request: &Request) -> Response {
         let param = |name| request.query_param(name).and_then(form::unescape);
         if let Some(error) = param("error") {
-            return deny(401, format!("the provider refused the sign-in: {error}"));
+            // An OAuth error code is [\x20-\x7e] without quotes or backslash; keep
+            // only word characters of it, so nothing the link carried is echoed.
+            let code: String = error
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .take(64)
+                .collect();
+            return refuse(401, format!("the provider refused the sign-in: {code}"));
         }
         let (Some(code), Some(state)) = (param("code"), param("state")) else {
-            return deny(400, "callback without code and state");
+            return refuse(400, "callback without code and state");
         };
         let pairs = cookies::pairs(request);
         let now = now();
@@ -95,21 +103,21 @@ impl Oidc {
             });
         let login = match login {
             Ok(login) => login,
-            Err(why) => return deny(400, format!("login state refused: {why}")),
+            Err(why) => return refuse(400, format!("login state refused: {why}")),
         };
         let Some(origin) = Origin::of(&login.redirect_uri) else {
-            return deny(400, "login state refused: bad redirect_uri");
+            return refuse(400, "login state refused: bad redirect_uri");
         };
         if !self.policy.allows(&login.return_to, &origin) {
-            return deny(400, "login state refused: return URL not allowed");
+            return refuse(400, "login state refused: return URL not allowed");
         }
         let discovered = match self.provider.discovered().await {
             Ok(d) => d,
-            Err(why) => return deny(503, format!("provider unavailable: {why}")),
+            Err(why) => return refuse(503, format!("provider unavailable: {why}")),
         };
         let session = match self.sign_in(&discovered, &code, &login, now).await {
             Ok(s) => s,
-            Err(why) => return deny(401, format!("sign-in failed: {why}")),
+            Err(why) => return refuse(401, format!("sign-in failed: {why}")),
         };
         let stale = cookies::present(&pairs, &self.config.cookie.name);
         let set = match self
@@ -118,7 +126,7 @@ impl Oidc {
             .await
         {
             Ok(set) => set,
-            Err(why) => return deny(503, format!("cannot save the session: {why}")),
+            Err(why) => return refuse(503, format!("cannot save the session: {why}")),
         };
         // The login cookie's removal first: a gateway that keeps one
         // Set-Cookie per name (HAProxy SPOE variables) keeps the session's.

@@ -4,7 +4,7 @@
 
 use gatehouse_plugin_sdk::{deny, Request, Response, ResponseExt};
 
-use crate::{cookies, form, now, Oidc};
+use crate::{cookies, form, now, refuse, Oidc};
 
 impl Oidc {
     /// Ends the request's session, if any, and redirects.
@@ -12,12 +12,12 @@ impl Oidc {
         let pairs = cookies::pairs(request);
         let loaded = match self.store.load(&self.jar(), &pairs, now()).await {
             Ok(loaded) => loaded,
-            Err(why) => return deny(503, format!("session store unavailable: {why}")),
+            Err(why) => return refuse(503, format!("session store unavailable: {why}")),
         };
         let mut id_token_hint = None;
         if let Some(loaded) = &loaded {
             if let Err(why) = self.store.remove(loaded.id.as_deref()).await {
-                return deny(503, format!("cannot revoke the session: {why}"));
+                return refuse(503, format!("cannot revoke the session: {why}"));
             }
             id_token_hint = loaded.session.id_token.clone();
         }

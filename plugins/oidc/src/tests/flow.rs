@@ -300,3 +300,22 @@ fn refresh_is_due_only_with_a_refresh_token_near_expiry() {
         "refreshBeforeSeconds: 0 never refreshes"
     );
 }
+
+#[test]
+fn a_callback_error_is_not_echoed_and_never_rendered_as_html() {
+    let p = plugin(json!({}));
+    let r = run(
+        &p,
+        &callback("error=%3Cscript%3Ealert(1)%3C%2Fscript%3E", None),
+    );
+    assert_eq!(r.status, 401);
+    assert!(!r.body.contains('<') && !r.body.contains('('), "{}", r.body);
+    let header = |n: &str| {
+        r.response_headers
+            .iter()
+            .find(|h| h.name == n)
+            .map(|h| h.value.as_str())
+    };
+    assert_eq!(header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(header("x-content-type-options"), Some("nosniff"));
+}
