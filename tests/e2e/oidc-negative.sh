@@ -75,5 +75,14 @@ for mode in wrong-iss wrong-aud bad-sig expired wrong-nonce future-iat bad-at-ha
   fi
 done
 
+# The plugin logs why through the host (interface 1.3 log sink), with its step.
+for reason in "wrong issuer" "wrong audience" "bad signature" "nonce does not match"; do
+  if grep -q "OIDC sign-in failed reason=${reason} plugin=Oidc step=login" "${STACK_DIR}/gatehouse.log"; then
+    pass "the host's log says: sign-in failed, ${reason}"
+  else
+    fail "no log line for ${reason}"
+  fi
+done
+
 if ((failed)); then oidc_dump_logs; fi
 summary

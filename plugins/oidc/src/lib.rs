@@ -43,7 +43,7 @@ use std::{
 use gatehouse_plugin_sdk::{
     deny, export_plugins,
     jwt::{Checks, Verifier},
-    Error, Plugin, Request, RequestExt, Response, ResponseExt, Stop,
+    tracing, Error, Plugin, Request, RequestExt, Response, ResponseExt, Stop,
 };
 
 pub use config::Config;
@@ -199,7 +199,9 @@ impl Oidc {
                 }
                 // The provider may be briefly away: the session stands until
                 // its access token has expired.
-                Err(_) if now < loaded.session.access_expires => {}
+                Err(why) if now < loaded.session.access_expires => {
+                    tracing::info!(reason = %why, "OIDC refresh failed; the access token is still valid");
+                }
                 Err(why) => return self.login_or_401(why),
             }
         }

@@ -1,7 +1,9 @@
 //! Signing in: the redirect to the provider, the callback (code exchange, ID
 //! token checks, new session) and token refresh.
 
-use gatehouse_plugin_sdk::{deny, jwt::Claims, Request, RequestExt, Response, ResponseExt};
+use gatehouse_plugin_sdk::{
+    deny, jwt::Claims, tracing, Request, RequestExt, Response, ResponseExt,
+};
 
 use crate::{
     cookies, form,
@@ -103,7 +105,10 @@ impl Oidc {
             });
         let login = match login {
             Ok(login) => login,
-            Err(why) => return refuse(400, format!("login state refused: {why}")),
+            Err(why) => {
+                tracing::info!(reason = %why, "OIDC callback refused");
+                return refuse(400, format!("login state refused: {why}"));
+            }
         };
         let Some(origin) = Origin::of(&login.redirect_uri) else {
             return refuse(400, "login state refused: bad redirect_uri");
@@ -117,7 +122,10 @@ impl Oidc {
         };
         let session = match self.sign_in(&discovered, &code, &login, now).await {
             Ok(s) => s,
-            Err(why) => return refuse(401, format!("sign-in failed: {why}")),
+            Err(why) => {
+                tracing::warn!(reason = %why, "OIDC sign-in failed");
+                return refuse(401, format!("sign-in failed: {why}"));
+            }
         };
         let stale = cookies::present(&pairs, &self.config.cookie.name);
         let set = match self

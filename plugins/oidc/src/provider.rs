@@ -10,7 +10,7 @@ use std::{
 use gatehouse_plugin_sdk::{
     http::{self, Client},
     jwt::{Fetcher, RemoteJwks, Schedule},
-    runtime, Stop,
+    runtime, tracing, Stop,
 };
 use serde::Deserialize;
 use tokio::sync::OnceCell;
@@ -105,10 +105,11 @@ impl Provider {
         runtime::spawn(async move {
             let mut wait = Duration::from_millis(200);
             while !stop.is_stopped() {
-                // A failure is retried here; a request meanwhile tries itself
-                // and its denial's reason says why.
-                if me.discovered().await.is_ok() {
-                    return;
+                // Retried here; a request meanwhile tries itself.
+                match me.discovered().await {
+                    Ok(_) => return,
+                    Err(error) => tracing::warn!(issuer = %me.issuer, %error, retry_in = ?wait,
+                        "OIDC discovery failed"),
                 }
                 tokio::select! {
                     _ = stop.stopped() => return,
