@@ -76,7 +76,7 @@ for mode in wrong-iss wrong-aud bad-sig expired wrong-nonce future-iat bad-at-ha
 done
 
 # The plugin logs why through the host (interface 1.3 log sink), with its step.
-for reason in "wrong issuer" "wrong audience" "bad signature" "nonce does not match"; do
+for reason in "wrong issuer" "wrong audience" "bad signature" "nonce does not match the login"; do
   if grep -q "OIDC sign-in failed reason=${reason} plugin=Oidc step=login" "${STACK_DIR}/gatehouse.log"; then
     pass "the host's log says: sign-in failed, ${reason}"
   else
