@@ -6,7 +6,14 @@ use crate::Error;
 
 /// The `gatehouse` binary: `$GATEHOUSE_BIN`, else `gatehouse` on `PATH`.
 pub fn gatehouse_binary() -> Result<PathBuf, Error> {
-    if let Some(bin) = std::env::var_os("GATEHOUSE_BIN") {
+    binary_from(std::env::var_os("GATEHOUSE_BIN"), std::env::var_os("PATH"))
+}
+
+fn binary_from(
+    bin: Option<std::ffi::OsString>,
+    path: Option<std::ffi::OsString>,
+) -> Result<PathBuf, Error> {
+    if let Some(bin) = bin {
         let bin = PathBuf::from(bin);
         return match bin.is_file() {
             true => Ok(bin),
@@ -17,7 +24,7 @@ pub fn gatehouse_binary() -> Result<PathBuf, Error> {
             ))),
         };
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
+    let path = path.unwrap_or_default();
     std::env::split_paths(&path)
         .map(|dir| dir.join("gatehouse"))
         .find(|candidate| candidate.is_file())
@@ -61,6 +68,30 @@ fn library_in(dir: &Path, crate_name: &str) -> Result<PathBuf, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_binary_says_which_variable_to_set() {
+        let err = binary_from(Some("/nonexistent/gatehouse".into()), None).unwrap_err();
+        assert!(
+            err.0
+                .starts_with("GATEHOUSE_BIN is /nonexistent/gatehouse, which is not a file"),
+            "{err}"
+        );
+        let err = binary_from(None, Some("/nonexistent".into())).unwrap_err();
+        assert!(
+            err.0
+                .contains("set GATEHOUSE_BIN=/path/to/gatehouse or put it on PATH"),
+            "{err}"
+        );
+        let dir = std::env::temp_dir().join(format!("gh-ts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(dir.join("gatehouse"), b"").expect("file");
+        assert_eq!(
+            binary_from(None, Some(dir.clone().into())).ok(),
+            Some(dir.join("gatehouse"))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn a_missing_library_says_how_to_build_it() {
