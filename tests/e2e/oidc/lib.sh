@@ -19,7 +19,7 @@ if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
   scripts/install-peers.sh >&2
   cargo_flags=()
   if [[ "${profile}" == release ]]; then cargo_flags=(--release); fi
-  cargo build "${cargo_flags[@]}" -p gatehouse -p oidc >&2
+  cargo build "${cargo_flags[@]}" -p gatehouse -p oidc -p claims-policy >&2
 fi
 export STACK_DIR="${STACK_DIR:-${repo_root}/target/e2e-${OIDC_NAME}}"
 OIDC_GW_PORT="${OIDC_PORTS}"
@@ -27,7 +27,7 @@ export STACK_ECHO_PORT="$((OIDC_PORTS + 2))"
 export STACK_NO_TRAP=1
 # shellcheck source=scripts/stack.sh
 source scripts/stack.sh
-STACK_PLUGINS=(liboidc.so)
+STACK_PLUGINS=(liboidc.so libclaims_policy.so)
 # shellcheck source=tests/e2e/checks-lib.sh
 source tests/e2e/checks-lib.sh
 work="${STACK_DIR}/cases"
@@ -59,7 +59,8 @@ oidc_keys() {
 }
 
 # oidc_auth_config FILE [EXTRA_YAML]: the `oidc` auth config (one Oidc step), with
-# EXTRA_YAML lines appended to the step's config (indented 8 spaces).
+# EXTRA_YAML appended: lines indented 10 spaces extend the step's config, lines
+# indented 4 (`    - pluginAuth:`) add steps after it.
 oidc_auth_config() {
   cat >"$1" <<EOF
 apiVersion: enterprise.gloo.solo.io/v1
