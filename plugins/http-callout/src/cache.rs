@@ -47,7 +47,7 @@ impl AllowCache {
         for name in &self.settings.key_headers {
             digest.update(name.as_str().as_bytes());
             digest.update(&[0]);
-            for value in request.header_values(name.as_str()) {
+            for value in request.headers(name.as_str()) {
                 any = true;
                 digest.update(&(value.len() as u64).to_be_bytes());
                 digest.update(value.as_bytes());
@@ -58,7 +58,7 @@ impl AllowCache {
             return None;
         }
         if self.settings.include_path {
-            for part in [request.method.as_str(), request.path.as_str()] {
+            for part in [request.method(), request.path()] {
                 digest.update(&(part.len() as u64).to_be_bytes());
                 digest.update(part.as_bytes());
             }

@@ -14,15 +14,15 @@ use crate::config::Settings;
 pub fn outbound(settings: &Settings, request: &Request) -> Result<OutboundRequest, String> {
     let mut headers = HeaderMap::new();
     for name in &settings.forward_headers {
-        for value in request.header_values(name.as_str()) {
+        for value in request.headers(name.as_str()) {
             if let Ok(value) = HeaderValue::from_str(value) {
                 headers.append(name.clone(), value);
             }
         }
     }
     let originals = [
-        (&settings.path_header, request.path.as_str()),
-        (&settings.method_header, request.method.as_str()),
+        (&settings.path_header, request.path()),
+        (&settings.method_header, request.method()),
     ];
     for (name, value) in originals {
         if let (Some(name), Ok(value)) = (name, HeaderValue::from_str(value)) {

@@ -75,7 +75,7 @@ impl TokenSource {
 
 /// The value of cookie `name` in any `cookie` header (surrounding quotes removed).
 fn cookie<'a>(request: &'a Request, name: &str) -> Option<&'a str> {
-    request.header_values("cookie").find_map(|line| {
+    request.headers("cookie").find_map(|line| {
         line.split(';').find_map(|pair| {
             let (k, v) = pair.split_once('=')?;
             (k.trim() == name).then(|| {
