@@ -49,10 +49,28 @@ template_image="localhost/gatehouse-plugin-template:${tag}"
 # The names the FROM lines use, as Docker would resolve them.
 debian_base="docker.io/library/debian:bookworm-slim"
 busybox_base="docker.io/library/busybox:1.36"
-bundled_plugins=(librequired_header.so libset_headers.so libapi_key.so libbasic_auth.so
-  libjwt.so libclaims_policy.so libhttp_callout.so)
 
 log() { printf '[images] %s\n' "$*" >&2; }
+
+# The bundled plugins, as scripts/build-plugins.sh picks them: "package lib.so" for each
+# workspace package under plugins/ except the template, with its cdylib target.
+bundled_plugins() {
+  cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, os, sys
+root = os.path.realpath("plugins")
+for p in json.load(sys.stdin)["packages"]:
+    d = os.path.dirname(os.path.realpath(p["manifest_path"]))
+    if os.path.dirname(d) != root or os.path.basename(d) == "template":
+        continue
+    for t in p["targets"]:
+        if "cdylib" in t["kind"]:
+            print(p["name"], "lib" + t["name"].replace("-", "_") + ".so")'
+}
+plugin_rows=""
+load_plugin_rows() {
+  [[ -n "${plugin_rows}" ]] || plugin_rows="$(bundled_plugins)"
+  [[ -n "${plugin_rows}" ]] || { log "no plugin crates under plugins/"; exit 1; }
+}
 
 # Podman's default ulimits cannot be set in this sandbox and crun needs cgroups v2:
 # no default ulimits, runc, host networking.
@@ -111,7 +129,7 @@ base_busybox() {
 bud() {
   local context="$1"
   shift
-  buildah bud --isolation chroot --layers --pull=never --quiet "$@" "${context}"
+  buildah bud --isolation chroot --layers --force-rm --pull=never --quiet "$@" "${context}"
 }
 
 artifacts() {
@@ -119,42 +137,43 @@ artifacts() {
   if [[ "${profile}" == release ]]; then
     DIST_DIR="${work}/release-dist" scripts/build-host.sh --locked >&2
     DIST_DIR="${work}/release-dist" scripts/build-plugins.sh --locked >&2
+    cargo build --release --locked -p plugin-template >&2
   else
-    local packages=(-p gatehouse -p gatehouse-verify -p plugin-template) so
-    for so in "${bundled_plugins[@]}"; do
-      so="${so#lib}"
-      packages+=(-p "$(tr _ - <<<"${so%.so}")")
-    done
+    local packages=(-p gatehouse -p gatehouse-verify -p plugin-template) package
+    load_plugin_rows
+    while read -r package _; do packages+=(-p "${package}"); done <<<"${plugin_rows}"
     cargo build "${packages[@]}" >&2
   fi
 }
 
 # The build context of the repository Dockerfile with ARTIFACTS=prebuilt: exactly the
-# files its stages COPY.
+# files its stages COPY, in $ctx.
 stage_host_context() {
-  local ctx="${work}/context" from="target/${profile}" so
+  local from="target/${profile}" so
+  ctx="${work}/context"
   [[ "${profile}" == release ]] && from="${work}/release-dist"
   rm -rf "${ctx}"
   mkdir -p "${ctx}/dist/bin" "${ctx}/dist/plugins" "${ctx}/deploy/demo" "${ctx}/verify"
   local bin_dir="${from}" lib_dir="${from}"
   [[ "${profile}" == release ]] && bin_dir="${from}/bin" lib_dir="${from}/plugins"
   cp "${bin_dir}/gatehouse" "${bin_dir}/gatehouse-verify" "${ctx}/dist/bin/"
-  for so in "${bundled_plugins[@]}"; do cp "${lib_dir}/${so}" "${ctx}/dist/plugins/"; done
+  load_plugin_rows
+  while read -r _ so; do cp "${lib_dir}/${so}" "${ctx}/dist/plugins/"; done <<<"${plugin_rows}"
   cp -r verify/ci "${ctx}/verify/ci"
   cp deploy/demo/auth-configs.yaml "${ctx}/deploy/demo/"
   cp Dockerfile "${ctx}/Dockerfile"
-  printf '%s\n' "${ctx}"
 }
 
 build_host_and_plugins() {
   local ctx
-  ctx="$(stage_host_context)"
+  stage_host_context
   log "building ${host_image} (Dockerfile --target host, prebuilt ${profile} artifacts)"
   bud "${ctx}" -f "${ctx}/Dockerfile" --build-arg ARTIFACTS=prebuilt --target host \
     -t "${host_image}" >/dev/null
   log "building ${plugins_image} (Dockerfile --target plugins, verified by the host image)"
   bud "${ctx}" -f "${ctx}/Dockerfile" --build-arg ARTIFACTS=prebuilt --target plugins \
     -t "${plugins_image}" >/dev/null
+  rm -rf "${ctx}"
 }
 
 # plugin_image IMAGE MANIFEST LIB.so...: plugins/template/Dockerfile, prebuilt libraries.
@@ -169,8 +188,11 @@ plugin_image() {
   cp "${manifest}" "${ctx}/verify.yaml"
   cp plugins/template/Dockerfile "${ctx}/Dockerfile"
   log "building ${image} (plugins/template/Dockerfile, verified by ${host_image})"
+  local rc=0
   bud "${ctx}" -f "${ctx}/Dockerfile" --build-arg ARTIFACTS=prebuilt \
-    --build-arg GATEHOUSE_IMAGE="${host_image}" -t "${image}" >/dev/null
+    --build-arg GATEHOUSE_IMAGE="${host_image}" -t "${image}" >/dev/null || rc=$?
+  rm -rf "${ctx}"
+  return "${rc}"
 }
 
 build_all() {
@@ -181,6 +203,8 @@ build_all() {
   build_host_and_plugins
   plugin_image "${template_image}" plugins/template/verify.yaml \
     "target/${profile}/libplugin_template.so"
+  # Layers an earlier build left behind (new artifacts make new layers each run).
+  podman image prune -f >/dev/null
   podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' \
     | grep -E "gatehouse|debian|busybox" >&2 || true
   log "done in $((SECONDS - t0)) s"

@@ -85,10 +85,20 @@ if pm exec "${host}" touch /tmp/probe 2>/dev/null; then pass "${c}: /tmp (emptyD
 
 c="/config on the admin port"
 curl -fsS --max-time 3 "http://${ip}:9090/config" >"${work}/config.json" 2>&1 || true
+# The ids the ConfigMap defines: namespace.name, or name without a namespace.
+want_ids="$("${repo_root}/.tools/venv/bin/python" -c '
+import sys, yaml
+cm = next(d for d in yaml.safe_load_all(open("deploy/kubernetes/configmap.yaml")) if d["kind"] == "ConfigMap")
+ids = []
+for d in yaml.safe_load_all(cm["data"]["auth-configs.yaml"]):
+    if d and d.get("kind") == "AuthConfig":
+        m = d["metadata"]
+        ids.append(m["namespace"] + "." + m["name"] if m.get("namespace") else m["name"])
+print(" ".join(sorted(ids)))')"
 expect_eq "${c}" "auth configs (the ConfigMap's)" "$(python3 -c '
 import json, sys
-print(" ".join(a["id"] for a in json.load(open(sys.argv[1]))["authConfigs"]))' "${work}/config.json" 2>&1)" \
-  "always-deny gatehouse.demo merge-example"
+print(" ".join(sorted(a["id"] for a in json.load(open(sys.argv[1]))["authConfigs"])))' "${work}/config.json" 2>&1)" \
+  "${want_ids}"
 
 check() { # NAME HEADERS_JSON
   grpcurl -plaintext -max-time 5 -d "{\"attributes\": {\"request\": {\"http\": {\"method\": \"GET\", \"path\": \"/demo\", \"headers\": $2}}, \"contextExtensions\": {\"config_id\": \"gatehouse.demo\"}}}" \

@@ -73,6 +73,7 @@ cleanup() {
   pm volume rm -f "${plugins_volume}" "${tmp_volume}" >/dev/null 2>&1 || true
   podman rmi -f "${versioned_image}:1" "${versioned_image}:2" "${refused_image}" \
     >/dev/null 2>&1 || true
+  podman image prune -f >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 trap 'cleanup; trap - INT TERM; exit 130' INT TERM
