@@ -146,17 +146,16 @@ pub struct Denied {
 /// Names must already be lower-case.
 pub fn join_repeated_headers(mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
     headers.sort_by(|a, b| a.0.cmp(&b.0)); // stable: copies keep their order
-    let mut joined: Vec<(String, String)> = Vec::with_capacity(headers.len());
-    for (name, value) in headers {
-        match joined.last_mut() {
-            Some((last, values)) if *last == name => {
-                values.push_str(if name == "cookie" { "; " } else { ", " });
-                values.push_str(&value);
-            }
-            _ => joined.push((name, value)),
+                                           // In place: `dedup_by` hands each copy with the previous kept one.
+    headers.dedup_by(|(name, value), (kept, values)| {
+        if name != kept {
+            return false;
         }
-    }
-    joined
+        values.push_str(if name == "cookie" { "; " } else { ", " });
+        values.push_str(value);
+        true
+    });
+    headers
 }
 
 #[cfg(test)]

@@ -46,7 +46,8 @@ struct Shared {
 }
 
 /// Serves `app` on `listener` until `drain` stops it (then finishes or cuts
-/// the open connections). Requests carry the peer as `ConnectInfo<SocketAddr>`.
+/// the open connections). Requests of an HTTP/1 listener carry the peer as
+/// `ConnectInfo<SocketAddr>` (gRPC requests name their peers themselves).
 pub async fn serve(
     listener: TcpListener,
     name: &'static str,
@@ -91,7 +92,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let io = TokioIo::new(Tracked::new(stream, activity.clone(), http2));
     let service = Counted {
         app: shared.app.clone(),
-        peer,
+        // Only the HTTP frontend reads the peer; gRPC gets it from the request.
+        peer: (!http2).then_some(peer),
         activity: activity.clone(),
     };
     let conn = shared.builder.serve_connection(io, service);
@@ -142,7 +144,9 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
 #[derive(Clone)]
 struct Counted {
     app: axum::Router,
-    peer: SocketAddr,
+    /// Given to each request as `ConnectInfo` (HTTP/1 listeners only: an
+    /// extension costs an allocation per request).
+    peer: Option<SocketAddr>,
     activity: Arc<Activity>,
 }
 
@@ -152,7 +156,9 @@ impl hyper::service::Service<Request<Incoming>> for Counted {
     type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
-        request.extensions_mut().insert(ConnectInfo(self.peer));
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
         let busy: Busy = self.activity.begin();
         let mut app = self.app.clone();
         Box::pin(async move {
