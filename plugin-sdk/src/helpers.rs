@@ -5,27 +5,50 @@ use gatehouse_plugin_api::{
     HeaderMutation, KeyValue,
 };
 
+/// A step's answer. Built only by [`allow`] and [`deny`] and the
+/// [`ResponseExt`] methods, so it cannot say something contradictory (an allow
+/// with a denial body, a denial with status 0 or 200). Read it in tests with
+/// [`ResponseView`] or through `Deref` (the ABI fields, read-only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response(AuthResponse);
+
+impl Response {
+    /// The ABI value handed to the host.
+    pub(crate) fn into_abi(self) -> AuthResponse {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Response {
+    type Target = AuthResponse;
+
+    fn deref(&self) -> &AuthResponse {
+        &self.0
+    }
+}
+
 /// An allow response with no effects; add some with [`ResponseExt`].
-pub fn allow() -> AuthResponse {
-    AuthResponse {
+pub fn allow() -> Response {
+    Response(AuthResponse {
         decision: Decision::Allow,
         ..AuthResponse::default()
-    }
+    })
 }
 
 /// A denial with an HTTP status and body. A status no denial can have (below
 /// 300 — 0, 1xx, 2xx — or above 599) becomes 403; redirects (3xx) stay.
-pub fn deny(status: u16, body: impl Into<String>) -> AuthResponse {
-    AuthResponse {
+pub fn deny(status: u16, body: impl Into<String>) -> Response {
+    let status = if (300..=599).contains(&status) {
+        status
+    } else {
+        403
+    };
+    Response(AuthResponse {
         decision: Decision::Deny,
-        status: if (300..=599).contains(&status) {
-            status
-        } else {
-            403
-        },
+        status,
         body: body.into().into(),
         ..AuthResponse::default()
-    }
+    })
 }
 
 fn find<'a>(entries: &'a [KeyValue], key: &str) -> Option<&'a str> {
@@ -162,6 +185,28 @@ pub trait ResponseView {
     fn user_id(&self) -> Option<&str>;
 }
 
+impl ResponseView for Response {
+    fn is_allowed(&self) -> bool {
+        self.0.is_allowed()
+    }
+
+    fn deny_status(&self) -> Option<u16> {
+        self.0.deny_status()
+    }
+
+    fn upstream_header(&self, name: &str) -> Option<&str> {
+        self.0.upstream_header(name)
+    }
+
+    fn state_set(&self, key: &str) -> Option<&str> {
+        ResponseView::state_set(&self.0, key)
+    }
+
+    fn user_id(&self) -> Option<&str> {
+        ResponseView::user_id(&self.0)
+    }
+}
+
 impl ResponseView for AuthResponse {
     fn is_allowed(&self) -> bool {
         self.decision == Decision::Allow
@@ -207,40 +252,41 @@ fn kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
-impl ResponseExt for AuthResponse {
+impl ResponseExt for Response {
     fn request_header(mut self, name: &str, value: &str, action: AppendAction) -> Self {
-        self.request_headers.push(mutation(name, value, action));
+        self.0.request_headers.push(mutation(name, value, action));
         self
     }
 
     fn remove_header(mut self, name: &str) -> Self {
-        self.remove_request_headers.push(RString::from(name));
+        self.0.remove_request_headers.push(RString::from(name));
         self
     }
 
     fn response_header(mut self, name: &str, value: &str) -> Self {
-        self.response_headers
+        self.0
+            .response_headers
             .push(mutation(name, value, AppendAction::AppendIfExistsOrAdd));
         self
     }
 
     fn set_state(mut self, key: &str, value: &str) -> Self {
-        self.state_set.push(kv(key, value));
+        self.0.state_set.push(kv(key, value));
         self
     }
 
     fn remove_state(mut self, key: &str) -> Self {
-        self.state_remove.push(RString::from(key));
+        self.0.state_remove.push(RString::from(key));
         self
     }
 
     fn user(mut self, id: &str) -> Self {
-        self.user_id = id.into();
+        self.0.user_id = id.into();
         self
     }
 
     fn metadata(mut self, key: &str, value: &str) -> Self {
-        self.dynamic_metadata.push(kv(key, value));
+        self.0.dynamic_metadata.push(kv(key, value));
         self
     }
 }

@@ -85,10 +85,9 @@ use std::future::Future;
 pub use context::Context;
 pub use gatehouse_plugin_api as api;
 pub use gatehouse_plugin_api::{
-    AppendAction, AuthRequest as Request, AuthResponse as Response, Decision, Header,
-    HeaderMutation, KeyValue, Peer,
+    AppendAction, AuthRequest as Request, Decision, Header, HeaderMutation, KeyValue, Peer,
 };
-pub use helpers::{allow, deny, RequestExt, ResponseExt, ResponseView};
+pub use helpers::{allow, deny, RequestExt, Response, ResponseExt, ResponseView};
 
 /// Everything a plugin usually needs: `use gatehouse_plugin_sdk::prelude::*;`.
 pub mod prelude {

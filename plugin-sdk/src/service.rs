@@ -20,7 +20,7 @@ use crate::{
     export::{guard, panic_error},
     runtime,
     scope::{self, Scope},
-    Error, Plugin, Stop,
+    Error, Plugin, Response, Stop,
 };
 
 /// Holds one plugin instance behind the trait object, with its log sink.
@@ -96,7 +96,7 @@ impl<F> Unpin for Guarded<F> {}
 
 impl<F> Future for Guarded<F>
 where
-    F: Future<Output = Result<AuthResponse, Error>>,
+    F: Future<Output = Result<Response, Error>>,
 {
     type Output = RResult<AuthResponse, PluginError>;
 
@@ -108,7 +108,7 @@ where
         });
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Ok(response))) => Poll::Ready(RResult::ROk(response)),
+            Ok(Poll::Ready(Ok(response))) => Poll::Ready(RResult::ROk(response.into_abi())),
             Ok(Poll::Ready(Err(e))) => {
                 Poll::Ready(RErr(PluginError::new(ErrorKind::Internal, e.to_string())))
             }
