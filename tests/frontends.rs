@@ -5,11 +5,13 @@
 use std::net::SocketAddr;
 
 use gatehouse::frontend::spoe::frame::{
-    decode_kv_list, encode_control_frame, encode_frame, encode_kv_list, kind, put_bytes,
-    read_frame, Frame, Reader, Value,
+    decode_frame, decode_kv_list, encode_control_frame, encode_frame, encode_kv_list, kind,
+    put_bytes, read_frame, Frame, Reader, Value,
 };
 use gatehouse_tests::{
-    free_addr, http_exchange, raw::spoe_notify as notify, repo_root, Host, PluginDir,
+    free_addr, http_exchange,
+    raw::{read_spoe_frame, spoe_notify as notify, spoe_session},
+    repo_root, Host, PluginDir,
 };
 use tokio::{
     io::{AsyncWriteExt, BufReader},
@@ -404,4 +406,95 @@ async fn spoe_max_frame_size_caps_what_the_agent_negotiates_and_accepts() {
         reply.contains(&("status-code".into(), Value::Uint32(3))),
         "{reply:?}"
     );
+}
+
+/// An auth config `name` of one SetHeaders step with `config` (YAML flow map).
+fn set_headers_config(name: &str, config: &str) -> String {
+    format!(
+        "apiVersion: enterprise.gloo.solo.io/v1\nkind: AuthConfig\nmetadata: {{name: {name}}}\n\
+         spec:\n  configs:\n    - pluginAuth:\n        name: step\n        \
+         pluginFileName: libset_headers.so\n        exportedSymbolName: SetHeaders\n        \
+         config: {config}\n"
+    )
+}
+
+/// `n` Set-Cookie response headers `c1=v` … as a YAML flow list.
+fn cookie_list(n: usize) -> String {
+    let items: Vec<String> = (1..=n)
+        .map(|i| format!("{{name: Set-Cookie, value: \"c{i}=v; Path=/\"}}"))
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+#[tokio::test]
+async fn spoe_sends_every_set_cookie_and_never_part_of_a_decision() {
+    let configs = [
+        set_headers_config("two", &format!("{{responseHeaders: {}}}", cookie_list(2))),
+        set_headers_config(
+            "redirect",
+            &format!(
+                "{{deny: {{status: 302}}, responseHeaders: [{{name: location, value: /back}}, {}]}}",
+                cookie_list(2).trim_matches(['[', ']'])
+            ),
+        ),
+        set_headers_config(
+            "too-many",
+            &format!("{{responseHeaders: {}}}", cookie_list(17)),
+        ),
+        set_headers_config(
+            "too-big",
+            &format!(
+                "{{headers: [{{name: x-big, value: {}}}], removeHeaders: [x-internal-debug]}}",
+                "b".repeat(17_000)
+            ),
+        ),
+    ]
+    .join("---\n");
+    let plugins = PluginDir::with(&["libset_headers.so"]);
+    let spoe = free_addr();
+    let spoe_arg = spoe.to_string();
+    let host = Host::start(&configs, &plugins, &["--spoe-listen", spoe_arg.as_str()]).await;
+    let _host = host.unwrap_or_else(|e| panic!("host did not start: {e:?}"));
+    let mut stream = spoe_session(spoe).await;
+    let mut answers = Vec::new();
+    for (id, config) in [(1, "two"), (2, "redirect"), (3, "too-many"), (4, "too-big")] {
+        let ask = notify(
+            id,
+            &[("path", Value::str("/")), ("config_id", Value::str(config))],
+        );
+        stream.write_all(&ask).await.expect("NOTIFY");
+        let body = read_spoe_frame(&mut stream).await.expect("ACK");
+        let ack = decode_frame(&body).expect("valid ACK");
+        assert_eq!((ack.kind, ack.stream_id), (kind::ACK, id));
+        answers.push(set_vars(&ack.payload));
+    }
+    let cookie = |i: usize| Some(Value::str(&format!("c{i}=v; Path=/")));
+    // Allowed: both cookies, each in its own variable.
+    assert_eq!(var(&answers[0], "allowed"), Some(&Value::Bool(true)));
+    assert_eq!(var(&answers[0], "rsp_hdr_set_cookie").cloned(), cookie(1));
+    assert_eq!(var(&answers[0], "rsp_hdr_set_cookie_2").cloned(), cookie(2));
+    // Denied with a redirect: the Location and both cookies.
+    assert_eq!(var(&answers[1], "status"), Some(&Value::Uint32(302)));
+    assert_eq!(
+        var(&answers[1], "rsp_hdr_location"),
+        Some(&Value::str("/back"))
+    );
+    assert_eq!(var(&answers[1], "rsp_hdr_set_cookie").cloned(), cookie(1));
+    assert_eq!(var(&answers[1], "rsp_hdr_set_cookie_2").cloned(), cookie(2));
+    // 17 copies (over the bound of 16) and an ACK over the frame size: denied
+    // with 500, no header at all (an allow never loses its `remove`).
+    for answer in &answers[2..] {
+        assert_eq!(
+            var(answer, "allowed"),
+            Some(&Value::Bool(false)),
+            "{answer:?}"
+        );
+        assert_eq!(var(answer, "status"), Some(&Value::Uint32(500)));
+        assert!(
+            !answer
+                .iter()
+                .any(|(n, _)| n.starts_with("rsp_hdr_") || n.starts_with("hdr_") || n == "remove"),
+            "{answer:?}"
+        );
+    }
 }

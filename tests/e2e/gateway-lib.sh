@@ -88,6 +88,9 @@ gw_run_cases() {
 
   if [[ -n "${GW_HTTP_GATEWAY:-}" ]]; then gw_run_spoof_cases "${run_id}"; fi
 
+  # Cases of one gateway only (its script may define gw_extra_cases).
+  if declare -F gw_extra_cases >/dev/null; then gw_extra_cases "${run_id}"; fi
+
   # Gatehouse down: the proxy's configured failure mode.
   local entry pid
   for entry in "${STACK_PIDS[@]}"; do

@@ -15,12 +15,13 @@ use crate::{
 };
 
 use super::{
+    actions::{to_actions, undeliverable, UNDELIVERABLE_STATUS},
     frame::{
         decode_kv_list, decode_messages, encode_actions, encode_control_frame, encode_frame,
-        encode_kv_list, kind, read_frame, Frame, FrameError, Value, FLAG_ABORT, FLAG_FIN,
+        encode_kv_list, kind, read_frame, Action, Frame, FrameError, Value, FLAG_ABORT, FLAG_FIN,
         MIN_FRAME_SIZE,
     },
-    translate::{to_actions, to_request},
+    translate::to_request,
 };
 
 /// The SPOP version this agent speaks.
@@ -314,23 +315,32 @@ async fn answer(router: &Router, frame: Frame, max_frame_size: u32) -> Vec<u8> {
             })
         }
     };
-    let ack = |full: bool| {
+    let ack = |actions: &[Action]| {
         encode_frame(&Frame {
             kind: kind::ACK,
             flags: FLAG_FIN,
             stream_id: frame.stream_id,
             frame_id: frame.frame_id,
-            payload: encode_actions(&to_actions(&decision, full)),
+            payload: encode_actions(actions),
         })
     };
-    let bytes = ack(true);
-    if bytes.len() - 4 <= max_frame_size as usize {
-        return bytes;
-    }
+    let why = match to_actions(&decision) {
+        Ok(actions) => {
+            let bytes = ack(&actions);
+            if bytes.len() - 4 <= max_frame_size as usize {
+                return bytes;
+            }
+            format!(
+                "ACK of {} bytes over the max frame size {max_frame_size}",
+                bytes.len() - 4
+            )
+        }
+        Err(why) => why,
+    };
     tracing::warn!(
-        size = bytes.len() - 4,
-        max_frame_size,
-        "ACK larger than the max frame size; sending the verdict without headers"
+        reason = %why,
+        status = UNDELIVERABLE_STATUS,
+        "decision cannot be sent whole over SPOE; denied"
     );
-    ack(false)
+    ack(&undeliverable())
 }

@@ -6,10 +6,12 @@
 //! (`pipelining`, `async`; fragmentation is refused with DISCONNECT status 10).
 //! Each NOTIFY carries messages whose arguments describe the request
 //! ([`translate`] lists them, `config_id` included); the ACK sets variables
-//! (`allowed`, `status`, `hdr_<name>`, …). An agent cannot change the request
+//! (`allowed`, `status`, `hdr_<name>`, `rsp_hdr_<name>` and its numbered
+//! copies, …; [`actions`] lists them). An agent cannot change the request
 //! itself: the HAProxy config turns the variables into `http-request return`,
 //! `set-header` and `del-header` (see `deploy/haproxy/`).
 
+pub mod actions;
 pub mod connection;
 pub mod frame;
 pub mod translate;

@@ -1,42 +1,18 @@
-//! NOTIFY message arguments → [`Request`]; [`Decision`] → ACK `set-var` actions.
+//! NOTIFY message arguments → [`Request`] (the ACK's variables: [`super::actions`]).
 //!
 //! Arguments read (by name, from every message of the NOTIFY; later ones win):
 //! `method`, `path`, `query`, `host`, `scheme`, `headers` (`req.hdrs_bin`),
 //! `src`, `src_port`, `dst`, `dst_port`, `id` (e.g. `unique-id`), `body`
 //! (`req.body`) and `config_id`. Unknown arguments are ignored.
-//!
-//! Variables set, all in the transaction scope (HAProxy prefixes them with the
-//! agent's `var-prefix`, e.g. `txn.auth.allowed`):
-//! - `allowed` (bool) and `status` (int: 200 on allow, the plugin's status on deny);
-//! - allow: `hdr_<name>` per upstream header the chain set (final merged value;
-//!   name lower-cased, every character outside `[a-z0-9]` turned into `_`),
-//!   `remove` (comma-separated removed header names), `user` (user id),
-//!   `rsp_hdr_<name>` per client response header;
-//! - deny: `body` and `rsp_hdr_<name>` per header of the denial.
 
 use std::net::IpAddr;
 
 use crate::{
-    model::{join_repeated_headers, Decision, Request},
+    model::{join_repeated_headers, Request},
     router::CONFIG_ID_KEY,
 };
 
-use super::frame::{decode_headers, Action, Message, Scope, Value};
-
-/// The variable name for a header: `prefix` + lower-case name with `[^a-z0-9]` → `_`.
-pub fn header_var(prefix: &str, name: &str) -> String {
-    let mut var = String::with_capacity(prefix.len() + name.len());
-    var.push_str(prefix);
-    var.extend(name.chars().map(|c| {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() {
-            c
-        } else {
-            '_'
-        }
-    }));
-    var
-}
+use super::frame::{decode_headers, Message, Value};
 
 fn address(value: &Value) -> String {
     match value {
@@ -112,54 +88,10 @@ pub fn to_request(messages: &[Message]) -> Request {
     request
 }
 
-fn set(name: impl Into<String>, value: Value) -> Action {
-    Action::SetVar(Scope::Transaction, name.into(), value)
-}
-
-/// The actions answering `decision`. With `full` false only `allowed` and
-/// `status` (and `user`) are set: the fallback when the full answer does not
-/// fit in one frame.
-pub fn to_actions(decision: &Decision, full: bool) -> Vec<Action> {
-    let mut actions = Vec::new();
-    match decision {
-        Decision::Allow(allowed) => {
-            actions.push(set("allowed", Value::Bool(true)));
-            actions.push(set("status", Value::Uint32(200)));
-            if let Some(user) = &allowed.user_id {
-                actions.push(set("user", Value::str(user)));
-            }
-            if full {
-                for (name, value) in &allowed.set_headers {
-                    actions.push(set(header_var("hdr_", name), Value::str(value)));
-                }
-                if !allowed.remove_headers.is_empty() {
-                    let list = allowed.remove_headers.join(",");
-                    actions.push(set("remove", Value::str(&list)));
-                }
-                for (name, value) in &allowed.response_headers {
-                    actions.push(set(header_var("rsp_hdr_", name), Value::str(value)));
-                }
-            }
-        }
-        Decision::Deny(denied) => {
-            actions.push(set("allowed", Value::Bool(false)));
-            actions.push(set("status", Value::Uint32(u32::from(denied.status))));
-            if full {
-                actions.push(set("body", Value::str(&denied.body)));
-                for (name, value) in &denied.headers {
-                    actions.push(set(header_var("rsp_hdr_", name), Value::str(value)));
-                }
-            }
-        }
-    }
-    actions
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::frontend::spoe::frame::put_bytes;
-    use crate::model::{Allowed, Denied};
 
     #[test]
     fn arguments_become_the_request() {
@@ -174,6 +106,7 @@ mod tests {
                 ("method".into(), Value::str("GET")),
                 ("path".into(), Value::str("/demo")),
                 ("query".into(), Value::str("a=1")),
+                ("scheme".into(), Value::str("https")),
                 ("headers".into(), Value::Bin(hdrs)),
                 ("src".into(), Value::Ipv4([192, 0, 2, 7].into())),
                 ("src_port".into(), Value::Int32(4242)),
@@ -183,6 +116,7 @@ mod tests {
         let r = to_request(&[message]);
         assert_eq!(r.method, "GET");
         assert_eq!(r.path, "/demo?a=1");
+        assert_eq!(r.scheme, "https");
         assert_eq!(r.host, "h.test");
         assert_eq!(r.source.address, "192.0.2.7");
         assert_eq!(r.source.port, 4242);
@@ -194,28 +128,5 @@ mod tests {
                 ("x-team".to_string(), "platform".to_string())
             ]
         );
-    }
-
-    #[test]
-    fn decisions_become_variables() {
-        let allow = Decision::Allow(Allowed {
-            set_headers: vec![("X-Gatehouse-Team".into(), "verified".into())],
-            remove_headers: vec!["a".into(), "b".into()],
-            ..Allowed::default()
-        });
-        let actions = to_actions(&allow, true);
-        assert!(actions.contains(&set("allowed", Value::Bool(true))));
-        assert!(actions.contains(&set("hdr_x_gatehouse_team", Value::str("verified"))));
-        assert!(actions.contains(&set("remove", Value::str("a,b"))));
-        assert_eq!(to_actions(&allow, false).len(), 2);
-        let deny = Decision::Deny(Denied {
-            status: 401,
-            body: "missing".into(),
-            headers: vec![],
-            reason: String::new(),
-        });
-        let actions = to_actions(&deny, true);
-        assert!(actions.contains(&set("status", Value::Uint32(401))));
-        assert!(actions.contains(&set("body", Value::str("missing"))));
     }
 }
