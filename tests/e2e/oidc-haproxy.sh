@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # OIDC login end to end through a real HAProxy 2.6 with the Gatehouse SPOE agent (the
 # shipped deploy/haproxy/haproxy-oidc.cfg + spoe-gatehouse-oidc.conf): the agent's
-# variables become the 302, Location and Set-Cookie; headless Chromium signs in at the
-# real oidc-provider and runs the same checks as through Envoy (tests/e2e/oidc/browser.mjs),
-# except that the login cookie's removal cannot cross (one Set-Cookie per variable).
+# variables become the 302, Location and every Set-Cookie (one variable per copy);
+# headless Chromium signs in at the real oidc-provider and runs the same checks as through
+# Envoy (tests/e2e/oidc/browser.mjs), the login cookie's removal on the callback included.
 #
 # Usage: tests/e2e/oidc-haproxy.sh   (E2E_SKIP_BUILD=1: use target/ as built)
 set -euo pipefail
@@ -33,6 +33,6 @@ fi
 
 oidc_check_login_redirect HAProxy
 
-OIDC_ONE_SET_COOKIE=1 OIDC_REFRESH_WAIT=6 oidc_browser "${E2E_URL}"
+OIDC_REFRESH_WAIT=6 oidc_browser "${E2E_URL}"
 if ((failed)); then oidc_dump_logs; fi
 summary
