@@ -25,7 +25,9 @@ use super::frame::{Action, Scope, Value};
 /// Copies of one response header name the agent sends (`rsp_hdr_<name>`,
 /// `_2` … `_16`). The bundled `Oidc` plugin needs at most 10 (the login
 /// cookie's removal, 8 session chunks, a stale cookie's removal); the bound
-/// keeps a plugin from making the agent emit variables without end.
+/// keeps a plugin from making the agent emit variables without end, and the
+/// shipped configs read exactly these 16. The negotiated max frame size bounds
+/// the total over all names.
 pub const MAX_HEADER_COPIES: usize = 16;
 
 /// The status of the denial sent for a decision that cannot be sent whole.
