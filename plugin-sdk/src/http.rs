@@ -30,11 +30,12 @@ use hyper_util::{
 pub use hyper;
 pub use hyper::{body::Bytes, HeaderMap, Method, StatusCode, Uri};
 
-/// The (empty) body type of outbound requests.
-pub type Empty = http_body_util::Empty<Bytes>;
+/// The body of outbound requests (`Body::default()` is empty,
+/// `Body::from(bytes)` a whole body).
+pub type Body = http_body_util::Full<Bytes>;
 
 /// An outbound request as [`Client::send`] takes it.
-pub type OutboundRequest = hyper::Request<Empty>;
+pub type OutboundRequest = hyper::Request<Body>;
 
 /// An answer: status, headers and the (capped) body.
 #[derive(Debug, Clone)]
@@ -71,7 +72,7 @@ pub fn parse_url(url: &str) -> Result<Uri, String> {
 /// A pooled HTTP/1.1 client for `http://` and `https://` URLs. Cheap to share
 /// (`Arc` it or keep one per plugin instance).
 pub struct Client {
-    pool: Pool<HttpsConnector<HttpConnector>, Empty>,
+    pool: Pool<HttpsConnector<HttpConnector>, Body>,
 }
 
 impl Client {
@@ -113,7 +114,26 @@ impl Client {
     ) -> Result<Reply, String> {
         let request = hyper::Request::get(url.clone())
             .header(hyper::header::ACCEPT, accept)
-            .body(Empty::new())
+            .body(Body::default())
+            .map_err(|e| e.to_string())?;
+        self.send(request, timeout, max_body).await
+    }
+
+    /// POSTs `body` as `content_type` (e.g. a form to a token endpoint) with
+    /// an `accept` header; like [`Client::send`], any status.
+    pub async fn post(
+        &self,
+        url: &Uri,
+        content_type: &str,
+        accept: &str,
+        body: impl Into<Bytes>,
+        timeout: Duration,
+        max_body: usize,
+    ) -> Result<Reply, String> {
+        let request = hyper::Request::post(url.clone())
+            .header(hyper::header::CONTENT_TYPE, content_type)
+            .header(hyper::header::ACCEPT, accept)
+            .body(Body::from(body.into()))
             .map_err(|e| e.to_string())?;
         self.send(request, timeout, max_body).await
     }
@@ -150,6 +170,49 @@ mod tests {
             parse_url("https://a.test/x").map(|u| u.to_string()),
             Ok("https://a.test/x".into())
         );
+    }
+
+    #[test]
+    fn post_sends_the_body_and_its_content_type() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !String::from_utf8_lossy(&seen).contains("a=1&b=2") {
+                let n = stream.read(&mut buf).expect("read");
+                assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&seen));
+                seen.extend_from_slice(&buf[..n]);
+            }
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+            String::from_utf8_lossy(&seen).to_string()
+        });
+        let reply = crate::runtime::handle().block_on(async {
+            let client = Client::new()?;
+            let url = parse_url(&format!("http://{addr}/token"))?;
+            let form = "application/x-www-form-urlencoded";
+            client
+                .post(
+                    &url,
+                    form,
+                    "application/json",
+                    "a=1&b=2",
+                    Duration::from_secs(5),
+                    16,
+                )
+                .await
+        });
+        let reply = reply.expect("answered");
+        assert_eq!((reply.status, reply.text()), (200, Ok("ok")));
+        let request = server.join().expect("server").to_ascii_lowercase();
+        assert!(request.starts_with("post /token http/1.1"), "{request}");
+        assert!(
+            request.contains("content-type: application/x-www-form-urlencoded"),
+            "{request}"
+        );
+        assert!(request.contains("content-length: 7"), "{request}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use gatehouse_plugin_sdk::http::{
     hyper::{self, header::HeaderValue},
-    Empty, HeaderMap, OutboundRequest,
+    Body, HeaderMap, OutboundRequest,
 };
 use gatehouse_plugin_sdk::{Request, RequestExt};
 
@@ -32,7 +32,7 @@ pub fn outbound(settings: &Settings, request: &Request) -> Result<OutboundReques
     let mut callout = hyper::Request::builder()
         .method(settings.method.clone())
         .uri(settings.url.clone())
-        .body(Empty::new())
+        .body(Body::default())
         .map_err(|e| format!("building the callout: {e}"))?;
     *callout.headers_mut() = headers;
     Ok(callout)
