@@ -102,12 +102,12 @@ base_debian() {
   local root="${work}/rootfs-debian"
   rm -rf "${root}"
   log "debootstrap --variant=minbase bookworm (about 30 s)"
-  debootstrap --variant=minbase bookworm "${root}" http://deb.debian.org/debian \
-    >"${work}/debootstrap.log" 2>&1 || {
+  if ! debootstrap --variant=minbase bookworm "${root}" http://deb.debian.org/debian \
+    >"${work}/debootstrap.log" 2>&1 || ! import_rootfs "${root}" "${debian_base}"; then
     tail -n 20 "${work}/debootstrap.log" >&2
+    rm -rf "${root}"
     return 1
-  }
-  import_rootfs "${root}" "${debian_base}"
+  fi
   rm -rf "${root}"
 }
 
