@@ -1,39 +1,12 @@
-//! Form-encoded POSTs to the token endpoint.
-//!
-//! The SDK's `http::Client` (0.3) sends requests without a body only, and a
-//! token request (RFC 6749 4.1.3) is a form POST; until the SDK takes a body,
-//! this module holds the one extra client: the same hyper + rustls (ring,
-//! webpki roots) stack, with a `Full` body, a deadline and a body cap.
-
-use std::{sync::OnceLock, time::Duration};
+//! `application/x-www-form-urlencoded` bodies and query values: the token
+//! request's form (RFC 6749 4.1.3), the authorization and logout URLs'
+//! queries, and client_secret_basic credentials. The request itself goes
+//! through the SDK's `http::Client` (see `provider`).
 
 use base64::{engine::general_purpose::STANDARD, Engine};
-use gatehouse_plugin_sdk::http::{hyper, Bytes, Uri};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::{
-    client::legacy::{connect::HttpConnector, Client},
-    rt::TokioExecutor,
-};
 
-type Pool = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-static POOL: OnceLock<Result<Pool, String>> = OnceLock::new();
-
-fn pool() -> Result<&'static Pool, String> {
-    POOL.get_or_init(|| {
-        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)
-            .map_err(|e| format!("TLS setup: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Ok(Client::builder(TokioExecutor::new()).build(connector))
-    })
-    .as_ref()
-    .map_err(Clone::clone)
-}
+/// The media type of a form body.
+pub const CONTENT_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// `application/x-www-form-urlencoded` escaping of one name or value.
 pub fn escape(text: &str) -> String {
@@ -88,44 +61,4 @@ pub fn unescape(text: &str) -> Option<String> {
 pub fn basic(client_id: &str, secret: &str) -> String {
     let pair = format!("{}:{}", escape(client_id), escape(secret));
     format!("Basic {}", STANDARD.encode(pair))
-}
-
-/// POSTs `body` as a form to `url` within `timeout`; the status and the body
-/// (at most `max_body` bytes).
-pub async fn post(
-    url: &Uri,
-    body: String,
-    authorization: Option<&str>,
-    timeout: Duration,
-    max_body: usize,
-) -> Result<(u16, Bytes), String> {
-    let mut request = hyper::Request::post(url.clone())
-        .header(
-            hyper::header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded",
-        )
-        .header(hyper::header::ACCEPT, "application/json");
-    if let Some(value) = authorization {
-        request = request.header(hyper::header::AUTHORIZATION, value);
-    }
-    let request = request
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    let exchange = async {
-        let response = pool()?
-            .request(request)
-            .await
-            .map_err(|e| format!("token request failed: {e}"))?;
-        let status = response.status().as_u16();
-        let body = Limited::new(response.into_body(), max_body)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the token answer: {e}"))?
-            .to_bytes();
-        Ok((status, body))
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(result) => result,
-        Err(_) => Err(format!("token endpoint: no answer within {timeout:?}")),
-    }
 }

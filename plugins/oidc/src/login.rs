@@ -136,8 +136,9 @@ impl Oidc {
             Ok(set) => set,
             Err(why) => return refuse(503, format!("cannot save the session: {why}")),
         };
-        // The login cookie's removal first: a gateway that keeps one
-        // Set-Cookie per name (HAProxy SPOE variables) keeps the session's.
+        // One Set-Cookie per cookie (the login cookie's removal, then the
+        // session's); every shipped gateway config passes them all (HAProxy
+        // as numbered rsp_hdr copies, nginx proxies the callback: docs/oidc.md).
         let mut response = deny(302, "")
             .response_header("location", &login.return_to)
             .response_header("cache-control", "no-store")

@@ -214,14 +214,39 @@ impl Provider {
             }
         };
         let url = http::parse_url(&meta.token_endpoint)?;
-        let reply = form::post(&url, body, basic.as_deref(), self.timeout, MAX_ANSWER).await?;
-        if !(200..300).contains(&reply.0) {
+        let request = token_post(url, body, basic.as_deref())?;
+        // The SDK client bounds the whole exchange by `timeoutMs` and caps the answer.
+        let reply = self
+            .client
+            .send(request, self.timeout, MAX_ANSWER)
+            .await
+            .map_err(|e| format!("token endpoint: {e}"))?;
+        if !reply.is_success() {
             return Err(format!(
                 "token endpoint answered {}: {}",
-                reply.0,
-                String::from_utf8_lossy(&reply.1[..reply.1.len().min(200)])
+                reply.status,
+                String::from_utf8_lossy(&reply.body[..reply.body.len().min(200)])
             ));
         }
-        serde_json::from_slice(&reply.1).map_err(|e| format!("token endpoint answer: {e}"))
+        serde_json::from_slice(&reply.body).map_err(|e| format!("token endpoint answer: {e}"))
     }
+}
+
+/// The token request: `body` as a form POST to `url`, with client_secret_basic's
+/// `authorization` if any. (`Client::post` takes no extra header, hence `send`.)
+fn token_post(
+    url: http::Uri,
+    body: String,
+    authorization: Option<&str>,
+) -> Result<http::OutboundRequest, String> {
+    use http::hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+    let mut request = http::hyper::Request::post(url)
+        .header(CONTENT_TYPE, form::CONTENT_TYPE)
+        .header(ACCEPT, "application/json");
+    if let Some(value) = authorization {
+        request = request.header(AUTHORIZATION, value);
+    }
+    request
+        .body(http::Body::from(body))
+        .map_err(|e| format!("building the token request: {e}"))
 }

@@ -8,8 +8,7 @@
 //   current.key, old.key, foreign.key), OIDC_AFTER_LOGOUT, OIDC_REDIS=1 (the
 //   gateway stores sessions in Redis: a logged-out cookie must stop working),
 //   OIDC_USER (default alice), OIDC_SKIP_LOGOUT=1, OIDC_SAVE_COOKIE=FILE (write
-//   the session cookie header for another test), OIDC_ONE_SET_COOKIE=1 (the gateway
-//   keeps one Set-Cookie per answer: the login cookie's removal is not checked),
+//   the session cookie header for another test),
 //   OIDC_REFRESH_WAIT=S (wait S seconds, then expect a token refresh), OIDC_CHUNKED=1
 //   (the session is large: expect chunk cookies).
 import { chromium, request } from 'playwright-core';
@@ -79,9 +78,7 @@ try {
   check(Boolean(sessionCookie), 'a session cookie is set', cookies.map((c) => c.name).join(','));
   check(sessionCookie && sessionCookie.httpOnly && sessionCookie.secure && sessionCookie.sameSite === 'Lax',
     'the session cookie is HttpOnly, Secure, SameSite=Lax', JSON.stringify(sessionCookie));
-  if (!process.env.OIDC_ONE_SET_COOKIE) {
-    check(!cookies.some((c) => c.name === `${cookieName}_login`), 'the login state cookie is gone');
-  }
+  check(!cookies.some((c) => c.name === `${cookieName}_login`), 'the login state cookie is gone');
   if (process.env.OIDC_CHUNKED) {
     const chunks = cookies.filter((c) => /_[0-9]+$/.test(c.name) && c.name.startsWith(cookieName));
     check(chunks.length >= 2 && !cookies.some((c) => c.name === cookieName),
