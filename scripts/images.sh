@@ -205,7 +205,7 @@ plugin_image() {
   log "building ${image} (plugins/template/Dockerfile, verified by ${host_image})"
   local rc=0
   bud "${ctx}" -f "${ctx}/Dockerfile" --build-arg ARTIFACTS=prebuilt \
-    --build-arg GATEHOUSE_IMAGE="${host_image}" -t "${image}" >/dev/null || rc=$?
+    --build-arg GATEHOUSE_IMAGE="${host_image}" -t "${image}" >&2 || rc=$?
   rm -rf "${ctx}"
   return "${rc}"
 }

@@ -197,8 +197,8 @@ if build_versioned_image refused libversioned_v2_0.so 2.0.0 "${refused_image}"; 
   fail "${c}: a library built against interface 2.0 became ${refused_image}"
 elif podman image exists "${refused_image}"; then
   fail "${c}: the build failed but ${refused_image} exists"
-elif grep -q "2.0" "${STACK_DIR}/versioned-refused/build.log"; then
-  pass "${c}: gatehouse-verify failed the build, no image (names interface 2.0)"
+elif grep -q "gatehouse-verify: FAILED (exit 3.*interface 2.0.0" "${STACK_DIR}/versioned-refused/build.log"; then
+  pass "${c}: gatehouse-verify failed the build (exit 3, names interface 2.0.0), no image"
 else
   fail "${c}: the build failed without naming the version" \
     "$(tail -n 5 "${STACK_DIR}/versioned-refused/build.log")"
