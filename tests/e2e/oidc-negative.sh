@@ -3,8 +3,9 @@
 # Envoy: the login is driven with curl (redirect -> provider -> callback) once per
 # mode; only a correct ID token may create a session. Wrong iss, wrong aud, bad
 # signature, expired, wrong nonce, iat in the future, bad at_hash, alg none, no ID
-# token and a token endpoint slower than the deadline all deny: no session cookie,
-# no redirect to the app, the upstream never reached.
+# token, a token answer over the 256 KB cap and a token endpoint slower than the
+# deadline all deny: no session cookie, no redirect to the app, the upstream never
+# reached.
 #
 # Usage: tests/e2e/oidc-negative.sh   (E2E_SKIP_BUILD=1: use target/ as built)
 set -euo pipefail
@@ -58,7 +59,7 @@ http good-app /app/good -b "${work}/good.jar" -H 'accept: application/json'
 expect_eq "good provider" "the session opens /app/good" "${status}" 200 good-app
 expect_eq "good provider" "upstream x-auth-sub" "$(upstream_header good-app x-auth-sub)" mallory
 
-for mode in wrong-iss wrong-aud bad-sig expired wrong-nonce future-iat bad-at-hash alg-none no-id-token slow; do
+for mode in wrong-iss wrong-aud bad-sig expired wrong-nonce future-iat bad-at-hash alg-none no-id-token huge slow; do
   started=${SECONDS}
   login "${mode}"
   if [[ "${cb_status}" != 302 && "${cb_status}" != 200 && -n "${cb_status}" ]]; then
@@ -70,6 +71,9 @@ for mode in wrong-iss wrong-aud bad-sig expired wrong-nonce future-iat bad-at-ha
   http "${mode}-app" "/app/${mode}" -b "${work}/${mode}.jar" -H 'accept: application/json'
   expect_eq "${mode}" "the app afterwards" "${status}" 401 "${mode}-app"
   if reached_upstream "/app/${mode}"; then fail "${mode}: the upstream saw /app/${mode}"; else pass "${mode}: the upstream never saw it"; fi
+  if [[ "${mode}" == huge ]]; then
+    if grep -q 'length limit exceeded' "${work}/${mode}-cb.body"; then pass "huge: the token answer over the body cap is refused"; else fail "huge: not refused by the cap" "$(head -c 200 "${work}/${mode}-cb.body")"; fi
+  fi
   if [[ "${mode}" == slow ]]; then
     if ((SECONDS - started < 3)); then pass "slow: denied before the provider answered (within the 1 s timeout / 1.5 s deadline)"; else fail "slow: took $((SECONDS - started)) s"; fi
   fi

@@ -3,7 +3,8 @@
 // signs anyone in at once (remembering state, nonce and PKCE challenge) and a
 // token endpoint whose ID token is broken as the current mode says:
 //   good | wrong-iss | wrong-aud | bad-sig | expired | wrong-nonce | future-iat |
-//   bad-at-hash | alg-none | slow (answers after 3 s) | no-id-token
+//   bad-at-hash | alg-none | slow (answers after 3 s) | no-id-token |
+//   huge (a valid answer over 300 KB)
 // Set the mode with GET /_mode?m=NAME. The token endpoint checks client_secret_basic
 // and the PKCE verifier (S256) itself and answers 400 when they are wrong.
 //
@@ -64,6 +65,7 @@ async function token(req, res, form) {
   const access = b64u(randomBytes(24));
   const answer = { access_token: access, token_type: 'Bearer', expires_in: 300 };
   if (mode !== 'no-id-token') answer.id_token = await idToken(login, access);
+  if (mode === 'huge') answer.padding = 'x'.repeat(300 * 1024); // over the plugin's 256 KB cap
   send(res, 200, answer);
 }
 
