@@ -2,7 +2,7 @@
 //! request and the call's context. Set around `new`, `start` and every poll of
 //! `authorize`, and carried into tasks started with [`crate::runtime::spawn`].
 
-use std::{cell::RefCell, sync::Arc};
+use std::{cell::Cell, sync::Arc};
 
 use gatehouse_plugin_api::LogHandle;
 
@@ -20,12 +20,18 @@ pub(crate) struct Scope {
 }
 
 thread_local! {
-    static CURRENT: RefCell<Option<Scope>> = const { RefCell::new(None) };
+    // The scope of the innermost `within` running on this thread, lent (not
+    // cloned: a poll of `authorize` pays nothing for it); null outside one.
+    static CURRENT: Cell<*const Scope> = const { Cell::new(std::ptr::null()) };
 }
 
 /// The current scope, if plugin code is running under one.
 pub(crate) fn current() -> Option<Scope> {
-    CURRENT.with(|c| c.borrow().clone())
+    let scope = CURRENT.with(Cell::get);
+    // SAFETY: a non-null pointer was set by a `within` still running on this
+    // thread (its guard resets it before the borrow ends, also on panic), so
+    // the scope it points to is alive and not mutably borrowed.
+    unsafe { scope.as_ref() }.cloned()
 }
 
 /// Runs `f` with `scope` current (restoring the previous one, also on panic).
@@ -33,14 +39,13 @@ pub(crate) fn within<T>(scope: Option<&Scope>, f: impl FnOnce() -> T) -> T {
     let Some(scope) = scope else {
         return f();
     };
-    struct Restore(Option<Scope>);
+    struct Restore(*const Scope);
     impl Drop for Restore {
         fn drop(&mut self) {
-            let previous = self.0.take();
-            CURRENT.with(|c| *c.borrow_mut() = previous);
+            CURRENT.with(|c| c.set(self.0));
         }
     }
-    let _restore = Restore(CURRENT.with(|c| c.replace(Some(scope.clone()))));
+    let _restore = Restore(CURRENT.with(|c| c.replace(scope)));
     f()
 }
 

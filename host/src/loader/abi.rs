@@ -27,6 +27,88 @@ pub trait Instance: Step {
     fn start(&self, stop: CancellationToken) -> Result<(), String>;
 }
 
+/// The cancellations of one chain run's calls (interface 1.3 and later), kept
+/// in the run's [`RequestCache`](crate::chain::RequestCache): one allocation
+/// per run, not per step. The run's steps are called one after another (each
+/// borrows the cache mutably), so call `n` has ended once `ended > n`: a step
+/// that timed out is cancelled while the next one, its own signal untouched,
+/// runs.
+#[derive(Default)]
+pub(super) struct RunCancel {
+    shared: std::sync::Arc<CancelState>,
+    started: u64,
+}
+
+impl RunCancel {
+    /// The next call's cancellation.
+    pub(super) fn next_call(&mut self) -> CallCancel {
+        let call = CallCancel {
+            run: self.shared.clone(),
+            call: self.started,
+        };
+        self.started += 1;
+        call
+    }
+}
+
+#[derive(Default)]
+struct CancelState {
+    /// How many of the run's calls have ended (they end in order).
+    ended: std::sync::atomic::AtomicU64,
+    waiters: tokio::sync::Notify,
+}
+
+/// One `authorize` call's cancellation: fired when the call's future ends
+/// (answered, or dropped after a timeout or when the client left); a plugin's
+/// clones, and futures spawned from them, see it after the call.
+#[derive(Clone)]
+pub(super) struct CallCancel {
+    run: std::sync::Arc<CancelState>,
+    call: u64,
+}
+
+impl CallCancel {
+    /// True once the call ended.
+    pub(super) fn is_cancelled(&self) -> bool {
+        self.run.ended.load(std::sync::atomic::Ordering::SeqCst) > self.call
+    }
+
+    /// Completes once the call ended; needs no runtime.
+    pub(super) async fn cancelled(self) {
+        loop {
+            // Made before the check: a `notify_waiters` after it wakes it.
+            let notified = self.run.waiters.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Fires this cancellation when the returned guard is dropped.
+    pub(super) fn fire_on_drop(self) -> FireOnDrop {
+        FireOnDrop(self)
+    }
+}
+
+/// Fires its [`CallCancel`] when dropped.
+pub(super) struct FireOnDrop(CallCancel);
+
+impl Drop for FireOnDrop {
+    fn drop(&mut self) {
+        let CallCancel { run, call } = &self.0;
+        run.ended
+            .fetch_max(call + 1, std::sync::atomic::Ordering::SeqCst);
+        run.waiters.notify_waiters();
+    }
+}
+
+/// Milliseconds from now to `deadline` (zero once it passed).
+pub(super) fn budget_ms(deadline: std::time::Instant) -> u64 {
+    let budget = deadline.saturating_duration_since(std::time::Instant::now());
+    u64::try_from(budget.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// How a factory call failed, independent of the interface version.
 pub(super) struct FactoryError {
     pub(super) kind: FactoryErrorKind,
@@ -222,18 +304,24 @@ macro_rules! interface_version {
             }
 
             /// Awaits the plugin's answer and puts it in the chain's terms.
+            #[allow(dead_code)] // the `context` call mode awaits in its own future
             fn answer<'a>(
                 future: impl std::future::Future<
                         Output = RResult<abi::AuthResponse, abi::PluginError>,
                     > + Send
                     + 'a,
             ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-                Box::pin(async move {
-                    match future.await {
-                        RResult::ROk(response) => Ok(outcome(response)),
-                        RResult::RErr(e) => Err(error(e)),
-                    }
-                })
+                Box::pin(async move { result(future.await) })
+            }
+
+            /// A plugin's answer as the chain's.
+            fn result(
+                answer: RResult<abi::AuthResponse, abi::PluginError>,
+            ) -> Result<StepOutcome, StepError> {
+                match answer {
+                    RResult::ROk(response) => Ok(outcome(response)),
+                    RResult::RErr(e) => Err(error(e)),
+                }
             }
 
             /// The library's build info (interface 1.1 and later).
@@ -337,28 +425,31 @@ macro_rules! interface_version {
                     cache,
                     deadline,
                 } = input;
+                let signal = cache
+                    .get_or_insert_with(super::RunCancel::default)
+                    .next_call();
                 let converted = cache.get_or_insert_with(|| request(original));
                 converted.state = state(current);
                 let converted: &'a abi::AuthRequest = converted;
-                let token = CancellationToken::new();
-                let budget = deadline.saturating_duration_since(std::time::Instant::now());
                 let context = abi::CallContext {
-                    budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
-                    cancel: abi::CancelSignal_TO::from_value(Cancel(token.clone()), TD_Opaque),
+                    budget_ms: super::budget_ms(deadline),
+                    cancel: abi::CancelSignal_TO::from_value(Cancel(signal.clone()), TD_Opaque),
                     metadata_context: RString::new(),
                     route_metadata: RString::new(),
                 };
+                // Moved in before the first poll: fires also for a future dropped unpolled.
+                let fire = signal.fire_on_drop();
                 Box::pin(async move {
-                    let _cancel_on_drop = token.drop_guard();
+                    let _fire = fire;
                     let context = context;
-                    answer(self.0.authorize_in(converted, &context)).await
+                    result(self.0.authorize_in(converted, &context).await)
                 })
             }
         }
 
         /// The call's cancellation as this version's signal.
         #[derive(Clone)]
-        struct Cancel(CancellationToken);
+        struct Cancel(super::CallCancel);
 
         impl abi::CancelSignal for Cancel {
             fn is_cancelled(&self) -> bool {
@@ -366,8 +457,7 @@ macro_rules! interface_version {
             }
 
             fn cancelled(&self) -> FfiFuture<()> {
-                let token = self.0.clone();
-                async move { token.cancelled().await }.into_ffi()
+                self.0.clone().cancelled().into_ffi()
             }
         }
 
@@ -505,4 +595,36 @@ interfaces! {
     v1_1 => api_v1_1 (1, 1), owned, build_info;
     v1_2 => api_v1_2 (1, 2), borrowed, build_info;
     v1_3 => api (1, 3), context, build_info;
+}
+
+#[cfg(test)]
+mod cancel_tests {
+    use std::time::Duration;
+
+    use super::RunCancel;
+
+    #[tokio::test]
+    async fn a_call_is_cancelled_when_it_ends_and_the_runs_next_call_is_not() {
+        let mut run = RunCancel::default();
+        let first = run.next_call();
+        let waiter = tokio::spawn(first.clone().cancelled());
+        let fire = first.clone().fire_on_drop();
+        assert!(!first.is_cancelled());
+        // The step timed out: its future (and guard) is dropped, the next step starts.
+        drop(fire);
+        let second = run.next_call();
+        assert!(first.is_cancelled() && !second.is_cancelled());
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("the first call's waiter wakes")
+            .expect("the waiter ran");
+        let later = tokio::spawn(second.clone().cancelled());
+        tokio::task::yield_now().await;
+        assert!(!later.is_finished(), "the second call has not ended");
+        drop(second.clone().fire_on_drop());
+        tokio::time::timeout(Duration::from_secs(5), later)
+            .await
+            .expect("the second call's waiter wakes")
+            .expect("the waiter ran");
+    }
 }
