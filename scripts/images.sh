@@ -28,9 +28,10 @@
 #                                    slow (a release build from scratch), not run by CI
 #   scripts/images.sh env            prints the CONTAINERS_CONF line for podman/buildah
 # Environment:
-#   IMAGES_PROFILE  cargo profile the artifacts come from: debug (default: what CI's
-#                   `cargo build --workspace --all-targets` already built) or release
-#                   (then it runs scripts/build-host.sh and scripts/build-plugins.sh)
+#   IMAGES_PROFILE  cargo profile the artifacts come from: debug (default: what
+#                   `cargo build --workspace --all-targets` already built, stripped of
+#                   DWARF) or release (scripts/build-host.sh and scripts/build-plugins.sh,
+#                   as the Dockerfile's builder stage; scripts/test.sh uses this)
 #   IMAGES_TAG      tag of the built images (ci)
 #   IMAGES_DIR      work directory: containers.conf, build contexts (target/images)
 #   IMAGES_SKIP_CARGO=1  never run cargo (the artifacts must exist)
