@@ -16,11 +16,16 @@ pub struct Context {
 }
 
 impl Context {
-    /// The context the host lent, read as the call starts.
-    pub(crate) fn from_abi(context: &CallContext) -> Self {
+    /// When the call the host lent `context` for must end: read as it starts.
+    pub(crate) fn deadline_of(context: &CallContext) -> Instant {
+        Instant::now() + Duration::from_millis(context.budget_ms)
+    }
+
+    /// The context the host lent, with its [`Context::deadline_of`].
+    pub(crate) fn from_abi(context: &CallContext, deadline: Instant) -> Self {
         let text = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
         Self {
-            deadline: Instant::now() + Duration::from_millis(context.budget_ms),
+            deadline,
             cancel: Some(context.cancel.clone()),
             metadata_context: text(context.metadata_context.as_str()),
             route_metadata: text(context.route_metadata.as_str()),

@@ -19,33 +19,52 @@ pub(crate) struct Scope {
     pub(crate) context: Option<Context>,
 }
 
+/// What plugin code's scope is made from when it asks for it: a [`Scope`], or
+/// the parts of one call, lent and turned into a scope only then (a call whose
+/// plugin never logs, spawns or reads its context pays nothing for it).
+pub(crate) trait Source {
+    /// The scope, owned.
+    fn scope(&self) -> Scope;
+}
+
+impl Source for Scope {
+    fn scope(&self) -> Scope {
+        self.clone()
+    }
+}
+
+/// A lent source with its borrow's lifetime erased (see `within`).
+type Lent = *const (dyn Source + 'static);
+
 thread_local! {
-    // The scope of the innermost `within` running on this thread, lent (not
-    // cloned: a poll of `authorize` pays nothing for it); null outside one.
-    static CURRENT: Cell<*const Scope> = const { Cell::new(std::ptr::null()) };
+    // The source of the innermost `within` running on this thread; none outside one.
+    static CURRENT: Cell<Option<Lent>> = const { Cell::new(None) };
 }
 
 /// The current scope, if plugin code is running under one.
 pub(crate) fn current() -> Option<Scope> {
-    let scope = CURRENT.with(Cell::get);
-    // SAFETY: a non-null pointer was set by a `within` still running on this
-    // thread (its guard resets it before the borrow ends, also on panic), so
-    // the scope it points to is alive and not mutably borrowed.
-    unsafe { scope.as_ref() }.cloned()
+    let source = CURRENT.with(Cell::get)?;
+    // SAFETY: the pointer was set by a `within` still running on this thread
+    // (its guard resets it before the borrow ends, also on panic), so the
+    // source it points to is alive and not mutably borrowed.
+    Some(unsafe { &*source }.scope())
 }
 
-/// Runs `f` with `scope` current (restoring the previous one, also on panic).
-pub(crate) fn within<T>(scope: Option<&Scope>, f: impl FnOnce() -> T) -> T {
-    let Some(scope) = scope else {
+/// Runs `f` with `source` current (restoring the previous one, also on panic).
+pub(crate) fn within<T>(source: Option<&dyn Source>, f: impl FnOnce() -> T) -> T {
+    let Some(source) = source else {
         return f();
     };
-    struct Restore(*const Scope);
+    // SAFETY: only the lifetime changes; `current` reads the pointer only while
+    // this call runs, and `Restore` takes it out before `source`'s borrow ends.
+    let lent: Lent = unsafe { std::mem::transmute::<*const dyn Source, Lent>(source) };
+    struct Restore(Option<Lent>);
     impl Drop for Restore {
         fn drop(&mut self) {
             CURRENT.with(|c| c.set(self.0));
         }
     }
-    let _restore = Restore(CURRENT.with(|c| c.replace(scope)));
+    let _restore = Restore(CURRENT.with(|c| c.replace(Some(lent))));
     f()
 }
 
@@ -66,6 +85,7 @@ impl<F: std::future::Future> std::future::Future for Scoped<F> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<F::Output> {
         let this = &mut *self;
-        within(this.scope.as_ref(), || this.future.as_mut().poll(cx))
+        let scope = this.scope.as_ref().map(|s| s as &dyn Source);
+        within(scope, || this.future.as_mut().poll(cx))
     }
 }

@@ -6,6 +6,7 @@ use std::{
     pin::Pin,
     sync::Arc,
     task::{Context as TaskContext, Poll},
+    time::Instant,
 };
 
 use gatehouse_plugin_api::{
@@ -30,28 +31,51 @@ pub(crate) struct Service<P> {
 }
 
 impl<P: Plugin> Service<P> {
-    /// The scope of one call (or, without a request, of the instance).
-    fn scope(&self, request: Option<&AuthRequest>, context: Option<Context>) -> Scope {
+    /// The scope of the instance (outside a call).
+    fn scope(&self) -> Scope {
         Scope {
             sink: self.sink.clone(),
-            request_id: request.map(|r| r.id.as_str().into()),
-            context,
+            ..Scope::default()
         }
     }
 
     fn call<'a>(
         &'a self,
         request: &'a AuthRequest,
-        context: Option<Context>,
+        context: Option<&'a CallContext>,
     ) -> BorrowingFfiFuture<'a, RResult<AuthResponse, PluginError>> {
-        let scope = self.scope(Some(request), context);
+        let call = Call {
+            sink: &self.sink,
+            request,
+            context: context.map(|c| (c, Context::deadline_of(c))),
+        };
         // Called inside the first guarded poll, so a plugin whose `authorize`
         // panics before returning its future is caught too.
         Guarded {
-            scope,
+            call,
             future: Box::pin(async move { self.plugin.authorize(request).await }),
         }
         .into_ffi()
+    }
+}
+
+/// One call's parts, made into its [`Scope`] only when plugin code asks.
+struct Call<'a> {
+    sink: &'a Option<LogHandle>,
+    request: &'a AuthRequest,
+    /// The host's context and the deadline read from it as the call started.
+    context: Option<(&'a CallContext, Instant)>,
+}
+
+impl scope::Source for Call<'_> {
+    fn scope(&self) -> Scope {
+        Scope {
+            sink: self.sink.clone(),
+            request_id: Some(self.request.id.as_str().into()),
+            context: self
+                .context
+                .map(|(c, deadline)| Context::from_abi(c, deadline)),
+        }
     }
 }
 
@@ -59,7 +83,7 @@ impl<P: Plugin> AuthService for Service<P> {
     fn start(&self, stop: StopHandle) -> RResult<(), PluginError> {
         guard(|| {
             let _context = runtime::handle().enter();
-            scope::within(Some(&self.scope(None, None)), || {
+            scope::within(Some(&self.scope()), || {
                 self.plugin
                     .start(Stop::new(stop))
                     .map_err(|e| PluginError::new(ErrorKind::Internal, e.to_string()))
@@ -79,22 +103,22 @@ impl<P: Plugin> AuthService for Service<P> {
         request: &'a AuthRequest,
         context: &'a CallContext,
     ) -> BorrowingFfiFuture<'a, RResult<AuthResponse, PluginError>> {
-        self.call(request, Some(Context::from_abi(context)))
+        self.call(request, Some(context))
     }
 }
 
 /// Polls a plugin future inside the plugin runtime's context and the call's
 /// scope, and turns a panic or an error into a `PluginError` for this request
 /// only.
-struct Guarded<F> {
-    scope: Scope,
+struct Guarded<'a, F> {
+    call: Call<'a>,
     future: Pin<Box<F>>,
 }
 
 // The future is boxed and never pinned in place: moving a `Guarded` is fine.
-impl<F> Unpin for Guarded<F> {}
+impl<F> Unpin for Guarded<'_, F> {}
 
-impl<F> Future for Guarded<F>
+impl<F> Future for Guarded<'_, F>
 where
     F: Future<Output = Result<Response, Error>>,
 {
@@ -103,7 +127,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let _context = runtime::handle().enter();
         let this = &mut *self;
-        let polled = scope::within(Some(&this.scope), || {
+        let polled = scope::within(Some(&this.call), || {
             catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx)))
         });
         match polled {
