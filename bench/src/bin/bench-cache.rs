@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use envoy_types::pb::envoy::service::auth::v3::{
     authorization_client::AuthorizationClient, check_response::HttpResponse, CheckRequest,
 };
+use gatehouse_tests::free_addr;
 use tonic::transport::Channel;
 
 /// `alice:secret`, base64 (RFC 7617's user-pass).
@@ -75,12 +76,6 @@ impl Drop for Gatehouse {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
 fn start(hash: &str) -> Result<(Gatehouse, u16)> {
     let bin = std::env::current_exe()?
         .parent()
@@ -96,7 +91,8 @@ fn start(hash: &str) -> Result<(Gatehouse, u16)> {
     .context("libbasic_auth.so (cargo build --release -p basic-auth)")?;
     let config = work.join("auth-configs.yaml");
     std::fs::write(&config, configs(hash))?;
-    let (port, admin) = (free_port()?, free_port()?);
+    // Below the ephemeral range, as every server the tests and the bench start.
+    let (port, admin) = (free_addr().port(), free_addr().port());
     let child = Command::new(bin.join("gatehouse"))
         .arg("--config")
         .arg(&config)
