@@ -100,6 +100,9 @@ fn start(hash: &str) -> Result<(Gatehouse, u16)> {
         .arg(&plugins)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
+        // bcrypt takes ~60 ms here, a third of the default 180 ms deadline: on a loaded CI
+        // machine it could time out, and this measures the cache, not the deadline.
+        .args(["--chain-deadline-ms", "2000"])
         .stderr(Stdio::null())
         .spawn()
         .context("gatehouse (cargo build --release -p gatehouse)")?;
