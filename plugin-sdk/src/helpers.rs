@@ -1,8 +1,8 @@
-//! Small helpers over the ABI request and response types.
+//! The response a step returns: built by [`allow`] and [`deny`], shaped with
+//! [`ResponseExt`], read in tests with [`ResponseView`].
 
 use gatehouse_plugin_api::{
-    abi_stable::std_types::RString, AppendAction, AuthRequest, AuthResponse, Decision,
-    HeaderMutation, KeyValue,
+    abi_stable::std_types::RString, AppendAction, AuthResponse, Decision, HeaderMutation, KeyValue,
 };
 
 /// A step's answer. Built only by [`allow`] and [`deny`] and the
@@ -51,92 +51,13 @@ pub fn deny(status: u16, body: impl Into<String>) -> Response {
     })
 }
 
-fn find<'a>(entries: &'a [KeyValue], key: &str) -> Option<&'a str> {
+/// The last entry of `key` (a later write overrides an earlier one).
+pub(crate) fn find<'a>(entries: &'a [KeyValue], key: &str) -> Option<&'a str> {
     entries
         .iter()
         .rev()
         .find(|kv| kv.key == key)
         .map(|kv| kv.value.as_str())
-}
-
-/// Read access to a request.
-pub trait RequestExt {
-    /// The first value of header `name` (case-insensitive).
-    fn header(&self, name: &str) -> Option<&str>;
-    /// Every value of header `name` (case-insensitive), in order.
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str>;
-    /// A state entry left by an earlier step.
-    fn state(&self, key: &str) -> Option<&str>;
-    /// A context extension of the route.
-    fn context_extension(&self, key: &str) -> Option<&str>;
-    /// The first value of query parameter `name` (not percent-decoded).
-    fn query_param(&self, name: &str) -> Option<&str>;
-    /// Every value of header `name` (case-insensitive), in order.
-    fn headers<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.header_values(name)
-    }
-    /// The path with its query string.
-    fn path(&self) -> &str;
-    /// The HTTP method.
-    fn method(&self) -> &str;
-    /// The body, when the proxy sends it.
-    fn body(&self) -> Option<&[u8]>;
-    /// The request id (`x-request-id`).
-    fn id(&self) -> &str;
-    /// A state entry holding JSON (written with [`ResponseExt::set_state_json`]),
-    /// parsed as `T`; `None` if absent, an error naming the key if it does not parse.
-    fn state_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Option<Result<T, String>> {
-        let text = self.state(key)?;
-        Some(serde_json::from_str(text).map_err(|e| format!("state `{key}`: {e}")))
-    }
-}
-
-impl RequestExt for AuthRequest {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
-    }
-
-    fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
-        self.headers
-            .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
-    }
-
-    fn state(&self, key: &str) -> Option<&str> {
-        find(&self.state, key)
-    }
-
-    fn context_extension(&self, key: &str) -> Option<&str> {
-        find(&self.context_extensions, key)
-    }
-
-    fn path(&self) -> &str {
-        &self.path
-    }
-
-    fn method(&self) -> &str {
-        &self.method
-    }
-
-    fn body(&self) -> Option<&[u8]> {
-        self.body.as_ref().into_option().map(|b| b.as_slice())
-    }
-
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn query_param(&self, name: &str) -> Option<&str> {
-        let (_, query) = self.path.split_once('?')?;
-        query.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (k == name).then_some(v)
-        })
-    }
 }
 
 /// Builder-style effects on a response.
@@ -164,7 +85,7 @@ pub trait ResponseExt: Sized {
     /// Adds an entry to Envoy's dynamic metadata.
     fn metadata(self, key: &str, value: &str) -> Self;
     /// Sets a state entry to `value` as JSON (read it with
-    /// [`RequestExt::state_json`]); a value that cannot be serialized is an error.
+    /// [`Request::state_json`](crate::Request::state_json)); a value that cannot be serialized is an error.
     fn set_state_json<T: serde::Serialize>(self, key: &str, value: &T) -> Result<Self, String> {
         let text = serde_json::to_string(value).map_err(|e| format!("state `{key}`: {e}"))?;
         Ok(self.set_state(key, &text))
@@ -245,7 +166,8 @@ fn mutation(name: &str, value: &str, action: AppendAction) -> HeaderMutation {
     }
 }
 
-fn kv(key: &str, value: &str) -> KeyValue {
+/// A key/value entry.
+pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: value.into(),
@@ -294,34 +216,7 @@ impl ResponseExt for Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gatehouse_plugin_api::Header;
-
-    #[test]
-    fn request_lookups() {
-        let req = AuthRequest {
-            path: "/a?x=1&key=abc&flag".into(),
-            headers: vec![
-                Header {
-                    name: "x-a".into(),
-                    value: "1".into(),
-                },
-                Header {
-                    name: "x-a".into(),
-                    value: "2".into(),
-                },
-            ]
-            .into(),
-            state: vec![kv("user", "old"), kv("user", "new")].into(),
-            ..Default::default()
-        };
-        assert_eq!(req.header("X-A"), Some("1"));
-        assert_eq!(req.header_values("x-a").collect::<Vec<_>>(), ["1", "2"]);
-        assert_eq!(req.header("x-b"), None);
-        assert_eq!(req.state("user"), Some("new"));
-        assert_eq!(req.query_param("key"), Some("abc"));
-        assert_eq!(req.query_param("flag"), Some(""));
-        assert_eq!(req.query_param("nope"), None);
-    }
+    use crate::Request;
 
     #[test]
     fn response_builders() {
@@ -348,10 +243,9 @@ mod tests {
         let typed = allow()
             .set_state_json("n", &vec![1, 2])
             .expect("serializes");
-        let req = AuthRequest {
-            state: typed.state_set.clone(),
-            ..Default::default()
-        };
+        let req = Request::builder()
+            .state("n", typed.state_set("n").expect("set"))
+            .build();
         assert_eq!(req.state_json::<Vec<u8>>("n"), Some(Ok(vec![1, 2])));
         assert!(matches!(req.state_json::<String>("n"), Some(Err(_))));
         let d = deny(401, "no").response_header("www-authenticate", "Basic");

@@ -4,7 +4,7 @@
 //! [`Plugin`], and one [`export_plugins!`] line:
 //!
 //! ```
-//! use gatehouse_plugin_sdk::{deny, allow, export_plugins, Error, Plugin, Request, RequestExt, Response, ResponseExt};
+//! use gatehouse_plugin_sdk::{deny, allow, export_plugins, Error, Plugin, Request, Response, ResponseExt};
 //!
 //! #[derive(serde::Deserialize)]
 //! #[serde(rename_all = "camelCase")]
@@ -35,6 +35,12 @@
 //! per chain and lends it to every step (plugin interface 1.2). The returned
 //! future may borrow `self` and `request`; copy only what a spawned task or a
 //! blocking thread needs.
+//!
+//! [`Request`] is a read-only view of the host's request, handed over without a
+//! copy: [`header`](Request::header) / [`headers`](Request::headers) (every
+//! value, case-insensitive), [`path`](Request::path), [`method`](Request::method),
+//! [`body`](Request::body), [`state`](Request::state), the peers and the rest.
+//! Its fields are private; tests build one with [`Request::builder`].
 //!
 //! ## What the SDK does for you
 //! - Deserializes the step's `config` into your struct; an error names the field
@@ -74,6 +80,7 @@ pub mod http;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 pub mod log;
+mod request;
 pub mod runtime;
 mod scope;
 mod service;
@@ -84,16 +91,17 @@ use std::future::Future;
 
 pub use context::Context;
 pub use gatehouse_plugin_api as api;
-pub use gatehouse_plugin_api::{
-    AppendAction, AuthRequest as Request, Decision, Header, HeaderMutation, KeyValue, Peer,
-};
-pub use helpers::{allow, deny, RequestExt, Response, ResponseExt, ResponseView};
+pub use gatehouse_plugin_api::{AppendAction, Decision, HeaderMutation, KeyValue};
+pub use helpers::{allow, deny, Response, ResponseExt, ResponseView};
+#[allow(deprecated)]
+pub use request::RequestExt;
+pub use request::{Peer, Request, RequestBuilder};
 
 /// Everything a plugin usually needs: `use gatehouse_plugin_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        allow, deny, export_plugins, Context, Error, Plugin, Request, RequestExt, Response,
-        ResponseExt, ResponseView, Stop,
+        allow, deny, export_plugins, Context, Error, Plugin, Request, Response, ResponseExt,
+        ResponseView, Stop,
     };
     pub use tracing::{debug, error, info, trace, warn};
 }

@@ -21,7 +21,7 @@ use crate::{
     export::{guard, panic_error},
     runtime,
     scope::{self, Scope},
-    Error, Plugin, Response, Stop,
+    Error, Plugin, Request, Response, Stop,
 };
 
 /// Holds one plugin instance behind the trait object, with its log sink.
@@ -53,7 +53,9 @@ impl<P: Plugin> Service<P> {
         // panics before returning its future is caught too.
         Guarded {
             call,
-            future: Box::pin(async move { self.plugin.authorize(request).await }),
+            future: Box::pin(
+                async move { self.plugin.authorize(Request::from_abi(request)).await },
+            ),
         }
         .into_ffi()
     }

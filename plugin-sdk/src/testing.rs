@@ -1,8 +1,9 @@
-//! Helpers for a plugin's unit tests: build a request, run `authorize` to
-//! completion, and read the message the host would report for a refused config.
+//! Helpers for a plugin's unit tests: build a request (shortcuts over
+//! [`Request::builder`]), run `authorize` to completion, and read the message
+//! the host would report for a refused config.
 //!
 //! ```
-//! use gatehouse_plugin_sdk::{allow, deny, testing, Decision, Error, Plugin, Request, RequestExt, Response};
+//! use gatehouse_plugin_sdk::{allow, deny, testing, Error, Plugin, Request, Response, ResponseView};
 //!
 //! #[derive(serde::Deserialize)]
 //! #[serde(deny_unknown_fields)]
@@ -23,9 +24,10 @@
 //!
 //! let plugin = NeedsHeader(Config { header: "x-user".into() });
 //! let r = testing::authorize(&plugin, &testing::request(&[("x-user", "alice")])).unwrap();
-//! assert_eq!(r.decision, Decision::Allow);
-//! let r = testing::authorize(&plugin, &testing::request_to("/admin", &[])).unwrap();
-//! assert_eq!((r.decision, r.status), (Decision::Deny, 401));
+//! assert!(r.is_allowed());
+//! let admin = Request::builder().method("POST").path("/admin").body("{}").build();
+//! let r = testing::authorize(&plugin, &admin).unwrap();
+//! assert_eq!(r.deny_status(), Some(401));
 //!
 //! let msg = testing::config_error::<NeedsHeader>(r#"{"header": "x", "extra": 1}"#);
 //! assert!(msg.contains("unknown field `extra`"), "{msg}");
@@ -38,7 +40,7 @@ use std::future::Future;
 
 use gatehouse_plugin_api::abi_stable::std_types::RStr;
 
-use crate::{Error, Header, KeyValue, Plugin, Request, Response};
+use crate::{Error, Plugin, Request, Response};
 
 /// Runs `future` to completion on a new current-thread tokio runtime with
 /// time and I/O enabled (`tokio::time`, sockets and `spawn_blocking` work).
@@ -51,39 +53,23 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// A `GET /` request with `headers` (name, value), in order.
+/// A `GET /` request with `headers` (name, value), in order. For anything
+/// more, use [`Request::builder`].
 pub fn request(headers: &[(&str, &str)]) -> Request {
     request_to("/", headers)
 }
 
 /// A `GET` request for `path` (with its query string) with `headers`.
 pub fn request_to(path: &str, headers: &[(&str, &str)]) -> Request {
-    Request {
-        method: "GET".into(),
-        path: path.into(),
-        headers: headers
-            .iter()
-            .map(|(name, value)| Header {
-                name: (*name).into(),
-                value: (*value).into(),
-            })
-            .collect(),
-        ..Request::default()
-    }
+    Request::builder().path(path).headers(headers).build()
 }
 
 /// A `GET /` request carrying chain `state` (key, value) left by earlier steps.
 pub fn with_state(state: &[(&str, &str)]) -> Request {
-    Request {
-        state: state
-            .iter()
-            .map(|(key, value)| KeyValue {
-                key: (*key).into(),
-                value: (*value).into(),
-            })
-            .collect(),
-        ..request(&[])
-    }
+    state
+        .iter()
+        .fold(Request::builder(), |b, (key, value)| b.state(key, value))
+        .build()
 }
 
 /// Runs `plugin.authorize(request)` to completion with [`block_on`].

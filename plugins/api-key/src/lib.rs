@@ -20,7 +20,7 @@ pub mod keys;
 use std::borrow::Cow;
 
 use gatehouse_plugin_sdk::{
-    allow, deny, export_plugins, Error, Plugin, Request, RequestExt, Response, ResponseExt,
+    allow, deny, export_plugins, Error, Plugin, Request, Response, ResponseExt,
 };
 use percent_encoding::percent_decode_str;
 

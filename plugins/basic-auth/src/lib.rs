@@ -23,7 +23,7 @@ pub mod htpasswd;
 use std::sync::Arc;
 
 use gatehouse_plugin_sdk::{
-    allow, deny, export_plugins, Error, Plugin, Request, RequestExt, Response, ResponseExt,
+    allow, deny, export_plugins, Error, Plugin, Request, Response, ResponseExt,
 };
 use tokio::sync::Semaphore;
 

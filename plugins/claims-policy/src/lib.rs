@@ -20,7 +20,7 @@ pub mod rule;
 pub mod template;
 
 use gatehouse_plugin_sdk::{
-    allow, deny, export_plugins, Error, Plugin, Request, RequestExt, Response, ResponseExt,
+    allow, deny, export_plugins, Error, Plugin, Request, Response, ResponseExt,
 };
 
 pub use config::{Config, HeaderSpec, Match};

@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gatehouse_plugin_sdk::{Request, RequestExt};
+use gatehouse_plugin_sdk::Request;
 use ring::digest::{Context, SHA256};
 
 use crate::config::CacheSettings;

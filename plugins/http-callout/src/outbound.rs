@@ -4,7 +4,7 @@ use gatehouse_plugin_sdk::http::{
     hyper::{self, header::HeaderValue},
     Body, HeaderMap, OutboundRequest,
 };
-use gatehouse_plugin_sdk::{Request, RequestExt};
+use gatehouse_plugin_sdk::Request;
 
 use crate::config::Settings;
 

@@ -1,7 +1,7 @@
 //! Finding the token in a request: a header (with an optional auth scheme) or a
 //! cookie.
 
-use gatehouse_plugin_sdk::{Request, RequestExt};
+use gatehouse_plugin_sdk::Request;
 
 use crate::config::TokenSourceConfig;
 

@@ -2,7 +2,7 @@
 //! session's attributes, and values over the browser's 4 KB limit split into
 //! `<name>_0`, `<name>_1`, ... chunks.
 
-use gatehouse_plugin_sdk::{Request, RequestExt};
+use gatehouse_plugin_sdk::Request;
 
 /// Browsers keep cookies up to 4096 bytes (name, value and attributes); a value
 /// longer than this is split.
@@ -25,7 +25,7 @@ pub struct Attributes {
 /// Every `(name, value)` cookie pair of the request, in order.
 pub fn pairs(request: &Request) -> Vec<(&str, &str)> {
     request
-        .header_values("cookie")
+        .headers("cookie")
         .flat_map(|line| line.split(';'))
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=')?;

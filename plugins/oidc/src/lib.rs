@@ -43,7 +43,7 @@ use std::{
 use gatehouse_plugin_sdk::{
     deny, export_plugins,
     jwt::{Checks, Verifier},
-    tracing, Error, Plugin, Request, RequestExt, Response, ResponseExt, Stop,
+    tracing, Error, Plugin, Request, Response, ResponseExt, Stop,
 };
 
 pub use config::Config;
@@ -153,7 +153,7 @@ impl Oidc {
 
     /// Decides one request.
     pub async fn decide(&self, request: &Request) -> Response {
-        let path = request.path.split('?').next().unwrap_or("");
+        let path = request.path().split('?').next().unwrap_or("");
         if path == self.config.callback_path {
             return self.callback(request).await;
         }
@@ -229,9 +229,9 @@ impl Oidc {
 
     /// A browser navigation (not an API client).
     fn is_browser(&self, request: &Request) -> bool {
-        matches!(request.method.as_str(), "GET" | "HEAD")
+        matches!(request.method(), "GET" | "HEAD")
             && request
-                .header_values("accept")
+                .headers("accept")
                 .any(|a| a.to_ascii_lowercase().contains("text/html"))
             && !self
                 .config

@@ -1,9 +1,7 @@
 //! Signing in: the redirect to the provider, the callback (code exchange, ID
 //! token checks, new session) and token refresh.
 
-use gatehouse_plugin_sdk::{
-    deny, jwt::Claims, tracing, Request, RequestExt, Response, ResponseExt,
-};
+use gatehouse_plugin_sdk::{deny, jwt::Claims, tracing, Request, Response, ResponseExt};
 
 use crate::{
     cookies, form,

@@ -2,7 +2,7 @@
 //! the gateway's own origin and the configured host allowlist, so neither a
 //! crafted request nor a crafted callback can redirect anywhere else.
 
-use gatehouse_plugin_sdk::{Request, RequestExt};
+use gatehouse_plugin_sdk::Request;
 
 /// The longest return URL kept in a login state.
 pub const MAX_RETURN_URL: usize = 2048;
@@ -42,12 +42,12 @@ impl Origin {
     /// (`:authority`, else the `host` header). None if the host is not a plain
     /// `host[:port]`.
     pub fn of_request(request: &Request) -> Option<Origin> {
-        let scheme = match request.scheme.as_str() {
+        let scheme = match request.scheme() {
             "" => "https",
             s @ ("http" | "https") => s,
             _ => return None,
         };
-        let host = match request.host.as_str() {
+        let host = match request.host() {
             "" => request.header("host")?,
             h => h,
         };
@@ -107,10 +107,10 @@ impl Policy {
     /// its path (with query).
     pub fn return_url(&self, request: &Request) -> Option<String> {
         let origin = Origin::of_request(request)?;
-        if !request.path.starts_with('/') || request.path.starts_with("//") {
+        if !request.path().starts_with('/') || request.path().starts_with("//") {
             return None;
         }
-        let url = format!("{}{}", origin.url(), request.path);
+        let url = format!("{}{}", origin.url(), request.path());
         self.allows(&url, &origin).then_some(url)
     }
 }

@@ -9,7 +9,7 @@
 //!   `requiredHeader` for later steps.
 
 use gatehouse_plugin_sdk::{
-    allow, deny, export_plugins, Error, Plugin, Request, RequestExt, Response, ResponseExt,
+    allow, deny, export_plugins, Error, Plugin, Request, Response, ResponseExt,
 };
 use serde::Deserialize;
 

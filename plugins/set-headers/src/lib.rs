@@ -11,7 +11,7 @@
 pub mod config;
 
 use gatehouse_plugin_sdk::{
-    allow, deny, export_plugins, Error, Plugin, Request, RequestExt, Response, ResponseExt,
+    allow, deny, export_plugins, Error, Plugin, Request, Response, ResponseExt,
 };
 
 pub use config::{Config, DenySpec, HeaderSpec, NameValue};

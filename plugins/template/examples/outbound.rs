@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use gatehouse_plugin_sdk::{
-    allow, deny, export_plugins, Error, Plugin, Request, RequestExt, Response,
-};
+use gatehouse_plugin_sdk::{allow, deny, export_plugins, Error, Plugin, Request, Response};
 use http_body_util::Empty;
 use hyper::{body::Bytes, Uri};
 use hyper_util::{

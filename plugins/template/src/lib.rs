@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use gatehouse_plugin_sdk::{
-    allow, deny, export_plugins, Error, Plugin, Request, RequestExt, Response, ResponseExt,
+    allow, deny, export_plugins, Error, Plugin, Request, Response, ResponseExt,
 };
 use serde::Deserialize;
 

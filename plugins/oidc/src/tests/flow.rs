@@ -49,11 +49,12 @@ fn with_cookie(value: &str, headers: &[(&str, &str)]) -> Request {
     let cookie = format!("__gatehouse_oidc={value}");
     let mut all = vec![("cookie", cookie.as_str())];
     all.extend_from_slice(headers);
-    Request {
-        scheme: "https".into(),
-        host: "app.test".into(),
-        ..testing::request_to("/app", &all)
-    }
+    Request::builder()
+        .scheme("https")
+        .host("app.test")
+        .path("/app")
+        .headers(&all)
+        .build()
 }
 
 fn run(p: &Oidc, r: &Request) -> Response {
@@ -159,11 +160,12 @@ fn callback(query: &str, cookie: Option<&str>) -> Request {
         }
         None => vec![],
     };
-    Request {
-        scheme: "https".into(),
-        host: "app.test".into(),
-        ..testing::request_to(&format!("/oauth2/callback?{query}"), &headers)
-    }
+    Request::builder()
+        .scheme("https")
+        .host("app.test")
+        .path(&format!("/oauth2/callback?{query}"))
+        .headers(&headers)
+        .build()
 }
 
 #[test]
@@ -216,8 +218,10 @@ fn a_login_state_returning_elsewhere_is_refused() {
 fn logout_clears_the_session_cookie() {
     let p = plugin(json!({"afterLogoutUrl": "https://app.test/bye"}));
     let cookie = session(now() + 3600).seal(&sealer(super::KEY_A));
-    let mut r = with_cookie(&cookie, &[]);
-    r.path = "/logout".into();
+    let r = with_cookie(&cookie, &[])
+        .into_builder()
+        .path("/logout")
+        .build();
     let r = run(&p, &r);
     assert_eq!(r.status, 302);
     let location = r
@@ -238,11 +242,12 @@ fn logout_clears_the_session_cookie() {
 #[test]
 fn a_fixed_redirect_url_pins_the_origin_a_login_may_start_on() {
     let p = plugin(json!({"redirectUrl": "https://gw.test/oauth2/callback"}));
-    let r = Request {
-        scheme: "https".into(),
-        host: "evil.test".into(),
-        ..testing::request_to("/app", &[("accept", "text/html")])
-    };
+    let r = Request::builder()
+        .scheme("https")
+        .host("evil.test")
+        .path("/app")
+        .header("accept", "text/html")
+        .build();
     let r = run(&p, &r);
     assert_eq!(r.status, 400, "{r:?}");
     assert!(
@@ -256,12 +261,12 @@ fn a_fixed_redirect_url_pins_the_origin_a_login_may_start_on() {
 fn cookie_domain_and_secure_come_from_the_config() {
     let p = plugin(json!({"cookie": {"name": "s", "domain": "example.test", "secure": false}}));
     let sealed = session(now() + 60).seal(&sealer(super::KEY_A));
-    let mut r = Request {
-        scheme: "https".into(),
-        host: "app.test".into(),
-        ..testing::request_to("/logout", &[("cookie", &format!("s={sealed}"))])
-    };
-    r.path = "/logout".into();
+    let r = Request::builder()
+        .scheme("https")
+        .host("app.test")
+        .path("/logout")
+        .header("cookie", &format!("s={sealed}"))
+        .build();
     let r = run(&p, &r);
     let set: Vec<&str> = r
         .response_headers

@@ -1,13 +1,13 @@
-use gatehouse_plugin_sdk::{testing::request_to, Request};
+use gatehouse_plugin_sdk::Request;
 
 use crate::redirect::{Origin, Policy};
 
 fn req(scheme: &str, host: &str, path: &str) -> Request {
-    Request {
-        scheme: scheme.into(),
-        host: host.into(),
-        ..request_to(path, &[])
-    }
+    Request::builder()
+        .scheme(scheme)
+        .host(host)
+        .path(path)
+        .build()
 }
 
 #[test]
