@@ -28,66 +28,94 @@ impl<'a> HeaderMerge<'a> {
         }
     }
 
+    /// The index of `name` among the touched headers (any case).
     fn position(&self, name: &str) -> Option<usize> {
         self.touched
             .iter()
             .position(|(n, _)| n.eq_ignore_ascii_case(name))
     }
 
-    /// The values of `name`, touching it.
-    fn values_mut(&mut self, name: &str) -> &mut Vec<String> {
-        let index = match self.position(name) {
+    /// Whether the request carries `name` (any case).
+    fn initially_present(&self, name: &str) -> bool {
+        self.initial
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
+    /// The values of the touched header at `index`, or of `name` touched now
+    /// (`name` is lower-cased in place): with the request's values when
+    /// `with_initial`, empty otherwise (for a caller that replaces them).
+    fn values(
+        &mut self,
+        index: Option<usize>,
+        mut name: String,
+        with_initial: bool,
+    ) -> &mut Vec<String> {
+        let index = match index {
             Some(i) => i,
             None => {
-                let values = self
-                    .initial
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.clone())
-                    .collect();
-                self.touched.push((name.to_ascii_lowercase(), values));
+                let values = if with_initial {
+                    self.initial
+                        .iter()
+                        .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+                        .map(|(_, v)| v.clone())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                name.make_ascii_lowercase();
+                self.touched.push((name, values));
                 self.touched.len() - 1
             }
         };
         &mut self.touched[index].1
     }
 
-    fn present(&self, name: &str) -> bool {
-        match self.position(name) {
-            Some(i) => !self.touched[i].1.is_empty(),
-            None => self
-                .initial
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name)),
-        }
+    /// Makes `value` the only value of `name` (at `index` if touched).
+    fn replace(&mut self, index: Option<usize>, name: String, value: String) {
+        let values = self.values(index, name, false);
+        values.clear();
+        values.push(value);
     }
 
     /// Applies one step's mutations, then its removals (taking the values over).
     pub(crate) fn apply(&mut self, ops: Vec<HeaderOp>, removals: &[String]) {
         for op in ops {
-            let present = self.present(&op.name);
+            let index = self.position(&op.name);
+            let present = match index {
+                Some(i) => !self.touched[i].1.is_empty(),
+                None => self.initially_present(&op.name),
+            };
             match op.action {
-                AppendAction::AppendIfExistsOrAdd => self.values_mut(&op.name).push(op.value),
-                AppendAction::AddIfAbsent if !present => {
-                    *self.values_mut(&op.name) = vec![op.value]
+                AppendAction::AppendIfExistsOrAdd => {
+                    self.values(index, op.name, true).push(op.value)
                 }
-                AppendAction::OverwriteIfExistsOrAdd => *self.values_mut(&op.name) = vec![op.value],
+                AppendAction::AddIfAbsent if !present => self.replace(index, op.name, op.value),
+                AppendAction::OverwriteIfExistsOrAdd => self.replace(index, op.name, op.value),
                 AppendAction::OverwriteIfExists if present => {
-                    *self.values_mut(&op.name) = vec![op.value]
+                    self.replace(index, op.name, op.value)
                 }
                 AppendAction::AddIfAbsent | AppendAction::OverwriteIfExists => {}
             }
         }
         for name in removals {
-            self.values_mut(name).clear();
+            self.remove(name);
+        }
+    }
+
+    /// Removes every value of `name`, touching it.
+    fn remove(&mut self, name: &str) {
+        match self.position(name) {
+            Some(i) => self.touched[i].1.clear(),
+            None => self.touched.push((name.to_ascii_lowercase(), Vec::new())),
         }
     }
 
     /// Removes `name` if the request carries it and no step has touched it:
     /// what a step set stays, a client's copy goes.
     pub(crate) fn remove_untouched(&mut self, name: &str) {
-        if self.position(name).is_none() && self.present(name) {
-            self.values_mut(name).clear();
+        if self.position(name).is_none() && self.initially_present(name) {
+            self.remove(name);
         }
     }
 
@@ -96,11 +124,11 @@ impl<'a> HeaderMerge<'a> {
     pub(crate) fn into_changes(self) -> (Vec<(String, String)>, Vec<String>) {
         let mut set = Vec::new();
         let mut removed = Vec::new();
-        for (name, values) in self.touched {
-            if values.is_empty() {
-                removed.push(name);
-            } else {
-                set.push((name, values.join(", ")));
+        for (name, mut values) in self.touched {
+            match values.len() {
+                0 => removed.push(name),
+                1 => set.push((name, values.swap_remove(0))),
+                _ => set.push((name, values.join(", "))),
             }
         }
         (set, removed)
