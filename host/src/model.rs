@@ -47,6 +47,36 @@ pub struct Request {
     pub tls_sni: String,
     /// The route's context extensions (e.g. `config_id`).
     pub context_extensions: BTreeMap<String, String>,
+    /// Metadata the gateway attached to the check (Envoy's
+    /// `metadata_context.filter_metadata`) as JSON text,
+    /// `{"<namespace>": {<fields>}}`; empty when absent. Set by the gateway,
+    /// never by the client; over [`MAX_METADATA_BYTES`] the request is refused.
+    pub metadata_context: String,
+    /// The route's metadata (Envoy's `route_metadata_context.filter_metadata`),
+    /// as JSON text in the same shape; empty when absent.
+    pub route_metadata: String,
+}
+
+/// The largest `metadata_context` or `route_metadata` (JSON bytes, each) handed
+/// to plugins; a request carrying more is refused (403), not passed truncated.
+pub const MAX_METADATA_BYTES: usize = 64 << 10;
+
+impl Request {
+    /// Why this request's metadata is too large to hand to plugins, if it is.
+    pub fn oversized_metadata(&self) -> Option<String> {
+        [
+            ("metadata_context", &self.metadata_context),
+            ("route_metadata_context", &self.route_metadata),
+        ]
+        .into_iter()
+        .find(|(_, json)| json.len() > MAX_METADATA_BYTES)
+        .map(|(field, json)| {
+            format!(
+                "the gateway's {field} of {} JSON bytes exceeds the limit of {MAX_METADATA_BYTES} bytes",
+                json.len()
+            )
+        })
+    }
 }
 
 /// Envoy's header merge rules (`HeaderValueOption.append_action`).

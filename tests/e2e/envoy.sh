@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test through a real Envoy 1.40: curl -> Envoy -> ext_authz -> gatehouse
 # (with the demo auth configs and the two demo plugins) -> echo upstream; plus grpcurl
-# straight at gatehouse's Authorization/Check via server reflection.
+# straight at gatehouse's Authorization/Check via server reflection; then a second stack
+# (tests/e2e/envoy-metadata.yaml) whose Envoy sends metadata_context and route metadata,
+# which an interface-1.3 plugin copies into upstream headers.
 #
 # Usage: tests/e2e/envoy.sh
 #   E2E_SKIP_BUILD=1     use the binaries already in target/ (no install-peers, no cargo)
@@ -24,7 +26,7 @@ if [[ -z "${E2E_SKIP_BUILD:-}" ]]; then
   scripts/install-peers.sh >&2
   cargo_flags=()
   if [[ "${STACK_PROFILE:-debug}" == release ]]; then cargo_flags=(--release); fi
-  cargo build "${cargo_flags[@]}" -p gatehouse -p required-header -p set-headers >&2
+  cargo build "${cargo_flags[@]}" -p gatehouse -p required-header -p set-headers -p misbehaving >&2
 fi
 
 # shellcheck source=scripts/stack.sh
@@ -207,6 +209,43 @@ else
   fail "${c}: decision '${got}', want deny with http=Forbidden" \
     "$(head -c 400 "${work}/grpc-unknown.json")"
 fi
+
+if ((failed)); then stack_dump_logs; fi
+
+# --- Envoy metadata: ext_authz metadata_context_namespaces / route_metadata_context_namespaces ---
+# A second stack: tests/e2e/envoy-metadata.yaml sets namespace gatehouse.edge with the
+# set_metadata filter and gives /metadata route metadata; the Metadata test plugin
+# (libmisbehaving.so) copies the JSON it got into upstream headers.
+stack_stop
+STACK_ENVOY_CONFIG="${repo_root}/tests/e2e/envoy-metadata.yaml"
+STACK_AUTH_CONFIG="${repo_root}/tests/e2e/metadata-configs.yaml"
+STACK_PLUGINS+=(libmisbehaving.so)
+if ! stack_start; then
+  fail "the metadata stack started (Envoy with set_metadata, gatehouse, echo)"
+  summary
+  exit 1
+fi
+edge='{"gatehouse.edge":{"canary":true,"port":8443,"zone":"e2e"}}'
+
+c="metadata: a route with metadata"
+p="/metadata/${run_id}"
+http meta-route "${p}"
+expect_status "${c}" meta-route 200
+expect_eq "${c}" "upstream x-metadata-context (only the listed namespace)" \
+  "$(upstream_header meta-route x-metadata-context)" "${edge}" meta-route
+expect_eq "${c}" "upstream x-route-metadata (only the listed namespace)" \
+  "$(upstream_header meta-route x-route-metadata)" \
+  '{"gatehouse":{"tags":["eu","beta"],"tenant":"acme","tier":2}}' meta-route
+expect_eq "${c}" "upstream x-before/x-after (the other steps ran)" \
+  "$(upstream_header meta-route x-before)/$(upstream_header meta-route x-after)" yes/yes meta-route
+
+c="metadata: a route without metadata"
+http meta-plain "/plain/${run_id}"
+expect_status "${c}" meta-plain 200
+expect_eq "${c}" "upstream x-metadata-context" \
+  "$(upstream_header meta-plain x-metadata-context)" "${edge}" meta-plain
+expect_eq "${c}" "upstream x-route-metadata" \
+  "$(upstream_header meta-plain x-route-metadata)" "(absent)" meta-plain
 
 if ((failed)); then stack_dump_logs; fi
 summary

@@ -27,6 +27,8 @@ use crate::{
     router::Router,
 };
 
+mod metadata;
+
 /// gRPC status codes used in `CheckResponse.status`.
 const OK: i32 = 0;
 const PERMISSION_DENIED: i32 = 7;
@@ -140,6 +142,8 @@ pub fn to_request(check: CheckRequest) -> Request {
         destination: peer(attributes.destination),
         tls_sni: attributes.tls_session.map(|t| t.sni).unwrap_or_default(),
         context_extensions: attributes.context_extensions.into_iter().collect(),
+        metadata_context: metadata::to_json(attributes.metadata_context.as_ref()),
+        route_metadata: metadata::to_json(attributes.route_metadata_context.as_ref()),
     }
 }
 

@@ -434,8 +434,8 @@ macro_rules! interface_version {
                 let context = abi::CallContext {
                     budget_ms: super::budget_ms(deadline),
                     cancel: abi::CancelSignal_TO::from_value(Cancel(signal.clone()), TD_Opaque),
-                    metadata_context: RString::new(),
-                    route_metadata: RString::new(),
+                    metadata_context: RString::from(original.metadata_context.as_str()),
+                    route_metadata: RString::from(original.route_metadata.as_str()),
                 };
                 // Moved in before the first poll: fires also for a future dropped unpolled.
                 let fire = signal.fire_on_drop();

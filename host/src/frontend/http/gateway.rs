@@ -279,6 +279,9 @@ pub fn to_request(
         context_extensions: routed
             .map(|(id, _)| [(CONFIG_ID_KEY.to_string(), id)].into_iter().collect())
             .unwrap_or_default(),
+        // Envoy metadata exists only on the ext_authz gRPC frontend.
+        metadata_context: String::new(),
+        route_metadata: String::new(),
     })
 }
 
