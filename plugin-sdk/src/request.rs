@@ -89,7 +89,9 @@ impl Request {
     }
 
     /// The first value of header `name` (case-insensitive). A header sent
-    /// several times has several values: see [`headers`](Self::headers).
+    /// several times has several values: see [`headers`](Self::headers). A
+    /// client chooses how often it sends a header; where one value must
+    /// decide, refuse a request with more than one.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers(name).next()
     }
