@@ -15,6 +15,8 @@ use crate::helpers::{find, kv};
 /// Header names are matched case-insensitively; a header sent several times
 /// has one entry per value ([`headers`](Self::headers)). State and context
 /// extensions are text; [`state_json`](Self::state_json) parses a JSON value.
+/// `Request::default()` is empty (no method, no path); [`Request::builder`]
+/// starts at `GET /`.
 #[repr(transparent)]
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Request(AuthRequest);
