@@ -82,9 +82,6 @@ impl RequestLimits {
                 ),
             ));
         }
-        if let Some(reason) = request.oversized_metadata() {
-            return Some((403, reason));
-        }
         None
     }
 }
@@ -144,24 +141,30 @@ impl Router {
             .map(String::as_str)
             .unwrap_or("");
         let span = tracing::info_span!("check", request_id = %request.id, config_id);
-        let (label, decision) = self.route(request).instrument(span).await;
-        let verdict = match decision {
-            Decision::Allow(_) => "allow",
-            Decision::Deny(_) => "deny",
-        };
-        self.metrics
-            .requests
-            .with_label_values(&[label.as_str(), verdict])
-            .inc();
+        let generation = self.current();
+        let (chain, decision) = self
+            .route(generation.as_deref(), request)
+            .instrument(span)
+            .await;
+        let allowed = matches!(decision, Decision::Allow(_));
+        match chain {
+            Ok(chain) => self.metrics.decided(chain, allowed),
+            Err(label) => self.metrics.refused(label),
+        }
         decision
     }
 
-    /// Returns the metrics label of the auth config (never client input) and the decision.
-    async fn route(&self, request: &Request) -> (String, Decision) {
-        let Some(generation) = self.current() else {
+    /// Returns the chain that decided (or the metrics label of a request no
+    /// chain could take: never client input) and the decision.
+    async fn route<'g>(
+        &self,
+        generation: Option<&'g Generation>,
+        request: &Request,
+    ) -> (Result<&'g Chain, &'static str>, Decision) {
+        let Some(generation) = generation else {
             return refuse(
                 request,
-                "(none)",
+                Err("(none)"),
                 403,
                 "no auth configuration is loaded yet".into(),
             );
@@ -170,22 +173,22 @@ impl Router {
             let reason = format!(
                 "the route sets no context_extensions.{CONFIG_ID_KEY}, so no auth config applies"
             );
-            return refuse(request, "(none)", 403, reason);
+            return refuse(request, Err("(none)"), 403, reason);
         };
         let Some(chain) = generation.chains.get(id) else {
             let mut known: Vec<_> = generation.chains.keys().map(String::as_str).collect();
             known.sort_unstable();
             let reason = format!("unknown auth config '{id}' (loaded: {})", known.join(", "));
-            return refuse(request, "(unknown)", 403, reason);
+            return refuse(request, Err("(unknown)"), 403, reason);
         };
         if let Some((status, reason)) = self.limits.check(request) {
-            return refuse(request, chain.id(), status, reason);
+            return refuse(request, Ok(chain), status, reason);
         }
         let decision = chain.run(request, self.metrics.as_ref()).await;
         if let Decision::Deny(denied) = &decision {
             tracing::debug!(status = denied.status, reason = %denied.reason, "denied");
         }
-        (chain.id().to_string(), decision)
+        (Ok(chain), decision)
     }
 }
 
@@ -193,12 +196,17 @@ impl Router {
 /// logged at most this often, so a client cannot flood the log.
 static REFUSALS: Throttle = Throttle::new(10);
 
-fn refuse(request: &Request, label: &str, status: u16, reason: String) -> (String, Decision) {
+fn refuse<'g>(
+    request: &Request,
+    chain: Result<&'g Chain, &'static str>,
+    status: u16,
+    reason: String,
+) -> (Result<&'g Chain, &'static str>, Decision) {
     if let Some(suppressed) = REFUSALS.admit() {
         tracing::warn!(path = %request.path, %reason, suppressed, "request denied");
     }
     (
-        label.to_string(),
+        chain,
         Decision::Deny(Denied {
             status,
             body: String::new(),

@@ -14,8 +14,9 @@ pub mod when;
 pub use input::{RequestCache, StepInput};
 
 use std::{
+    any::Any,
     panic::AssertUnwindSafe,
-    sync::Arc,
+    sync::{Arc, OnceLock},
     time::{Duration, Instant},
 };
 
@@ -108,7 +109,13 @@ pub enum StepResult {
     Skipped,
 }
 
+// Every result's `as usize` is below `COUNT`.
+const _: () = assert!(StepResult::Skipped as usize + 1 == StepResult::COUNT);
+
 impl StepResult {
+    /// How many results there are (`result as usize` is below this).
+    pub const COUNT: usize = 6;
+
     /// A short label (`allow`, `deny`, `error`, `panic`, `timeout`, `skipped`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -122,6 +129,10 @@ impl StepResult {
     }
 }
 
+/// What an observer resolved once for one chain (e.g. its metric handles), so
+/// that recording a step looks nothing up; see [`Observer::prepare`].
+pub type Prepared = Box<dyn Any + Send + Sync>;
+
 /// Receives what a chain did, step by step (metrics implement this; the chain
 /// itself knows nothing of Prometheus).
 pub trait Observer: Send + Sync {
@@ -130,6 +141,30 @@ pub trait Observer: Send + Sync {
 
     /// A step's decision cache was consulted or made room.
     fn cache(&self, _config: &str, _step: &str, _event: CacheEvent, _count: u64) {}
+
+    /// Called once per chain, on its first run, with its number of steps: what
+    /// [`Observer::step_prepared`] needs for this chain's steps. `None`: every
+    /// step is recorded through [`Observer::step`].
+    fn prepare(&self, _config: &str, _steps: usize) -> Option<Prepared> {
+        None
+    }
+
+    /// Step number `index` of the chain finished, `prepared` being what
+    /// [`Observer::prepare`] gave for that chain (maybe another observer's:
+    /// check it). By default the same as [`Observer::step`].
+    #[allow(clippy::too_many_arguments)]
+    fn step_prepared(
+        &self,
+        _prepared: &Prepared,
+        _index: usize,
+        config: &str,
+        step: &str,
+        result: StepResult,
+        shadow: bool,
+        elapsed: Duration,
+    ) {
+        self.step(config, step, result, shadow, elapsed)
+    }
 }
 
 /// An observer that ignores everything.
@@ -151,6 +186,8 @@ pub struct Chain {
     options: Vec<StepOptions>,
     /// What the auth config said, for the admin port's `/config`.
     description: serde_json::Value,
+    /// What the observer of the chain's first run prepared for it.
+    observed: OnceLock<Option<Prepared>>,
 }
 
 /// How one step takes part in a chain, beyond its plugin.
@@ -198,6 +235,7 @@ impl Chain {
             expr: None,
             options: Vec::new(),
             description: serde_json::Value::Null,
+            observed: OnceLock::new(),
         }
     }
 
@@ -245,6 +283,34 @@ impl Chain {
     /// The chain's limits and failure policy.
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// What an observer prepared for this chain (see [`Observer::prepare`]),
+    /// once the chain has run.
+    pub fn prepared(&self) -> Option<&Prepared> {
+        self.observed.get().and_then(Option::as_ref)
+    }
+
+    /// Tells `observer` that step `index` finished, through what it prepared
+    /// for this chain on the chain's first run.
+    fn observe(
+        &self,
+        observer: &dyn Observer,
+        index: usize,
+        result: StepResult,
+        shadow: bool,
+        elapsed: Duration,
+    ) {
+        let step = &self.steps[index].name;
+        let prepared = self
+            .observed
+            .get_or_init(|| observer.prepare(&self.id, self.steps.len()));
+        match prepared {
+            Some(prepared) => {
+                observer.step_prepared(prepared, index, &self.id, step, result, shadow, elapsed)
+            }
+            None => observer.step(&self.id, step, result, shadow, elapsed),
+        }
     }
 
     /// Runs the chain for one request, starting from an empty state.
@@ -301,13 +367,7 @@ impl Chain {
             .iter()
             .all(|c| c.holds(run.request, &run.effects.state))
         {
-            observer.step(
-                &self.id,
-                &step.name,
-                StepResult::Skipped,
-                shadow,
-                Duration::ZERO,
-            );
+            self.observe(observer, index, StepResult::Skipped, shadow, Duration::ZERO);
             tracing::debug!(step = %step.name, "step skipped: its `when` does not hold");
             return Ok(Ran::Skipped);
         }
@@ -328,7 +388,7 @@ impl Chain {
             Err(StepError::Timeout(_)) => StepResult::Timeout,
         };
         span.record("decision", kind.as_str());
-        observer.step(&self.id, &step.name, kind, shadow, elapsed);
+        self.observe(observer, index, kind, shadow, elapsed);
         if shadow {
             let _entered = span.enter();
             tracing::info!(
