@@ -17,6 +17,7 @@ use std::{
     any::Any,
     panic::AssertUnwindSafe,
     sync::{Arc, OnceLock},
+    task::Poll,
     time::{Duration, Instant},
 };
 
@@ -502,11 +503,31 @@ impl Chain {
         };
         let future = std::panic::catch_unwind(AssertUnwindSafe(move || step.step.authorize(input)))
             .map_err(|p| StepError::Panic(panic_message(p)))?;
-        match tokio::time::timeout(budget, AssertUnwindSafe(future).catch_unwind()).await {
-            Err(_) => Err(StepError::Timeout(budget)),
-            Ok(Err(panic)) => Err(StepError::Panic(panic_message(panic))),
-            Ok(Ok(result)) => result,
-        }
+        let mut future = AssertUnwindSafe(future).catch_unwind();
+        // A step that answers on its first poll needs no timer: poll it once
+        // before arming one. `timeout` polls its future before its timer, so a
+        // step is polled exactly as before: first poll, then (still pending) the
+        // timer, and on every wake the step before the timer. The deadline is
+        // the one fixed before that first poll.
+        let answer = match futures::poll!(&mut future) {
+            Poll::Ready(answer) => answer,
+            Poll::Pending => {
+                let mut polled = true;
+                let rest = std::future::poll_fn(move |cx| {
+                    if std::mem::take(&mut polled) {
+                        Poll::Pending // just polled, with this task's waker
+                    } else {
+                        future.poll_unpin(cx)
+                    }
+                });
+                let deadline = tokio::time::Instant::from_std(now + budget);
+                match tokio::time::timeout_at(deadline, rest).await {
+                    Ok(answer) => answer,
+                    Err(_) => return Err(StepError::Timeout(budget)),
+                }
+            }
+        };
+        answer.unwrap_or_else(|panic| Err(StepError::Panic(panic_message(panic))))
     }
 }
 
