@@ -41,6 +41,9 @@ pub struct Options {
     pub scale_only: bool,
     /// Requests per server under callgrind, after a warm-up of a tenth of them.
     pub callgrind_requests: u64,
+    /// Only these servers under callgrind (`--servers A,B,C,D`; tags A, B, C,
+    /// D, D10, Dmany); none: A and D with `--smoke`, all of them otherwise.
+    pub callgrind_servers: Option<Vec<String>>,
     /// The largest number of auth configs of the scale scenarios.
     pub max_configs: usize,
     /// Reloads of the largest configuration in the RSS-flatness run.

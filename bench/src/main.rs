@@ -1,7 +1,8 @@
 //! `bench`: runs scenarios A–E and prints the table (see BENCHMARKS.md).
 //!
 //! `bench [--smoke | --callgrind | --scale] [--rounds N] [--seconds S] [--latency-seconds S]
-//!        [--rss-requests N] [--callgrind-requests N] [--max-configs N] [--reloads N]
+//!        [--rss-requests N] [--callgrind-requests N] [--servers A,B,C,D]
+//!        [--max-configs N] [--reloads N]
 //!        [--bin-dir DIR] [--envoy PATH] [--work DIR] [--out FILE]`
 
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ fn main() -> anyhow::Result<()> {
         callgrind_only: args.iter().any(|a| a == "--callgrind"),
         scale_only: args.iter().any(|a| a == "--scale"),
         callgrind_requests: num("--callgrind-requests", 300.0, 3_000.0)? as u64,
+        callgrind_servers: value("--servers")
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).collect()),
         max_configs: num("--max-configs", 100.0, 10_000.0)? as usize,
         reloads: num("--reloads", 3.0, 100.0)? as u64,
         bin_dir,
