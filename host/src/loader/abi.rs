@@ -16,6 +16,8 @@
 //! from 1.3 `authorize_in` also gets the call's context and the factory a log
 //! sink (`context`).
 
+mod release;
+
 use abi_stable::library::{LibHeader, LibraryError};
 use tokio_util::sync::CancellationToken;
 
@@ -236,11 +238,12 @@ macro_rules! interface_version {
                 }
             }
 
-            fn header_ops(ops: RVec<abi::HeaderMutation>) -> Vec<HeaderOp> {
-                ops.into_iter()
+            /// The plugin's header mutations, copied (the answer is dropped after).
+            fn header_ops(ops: &RVec<abi::HeaderMutation>) -> Vec<HeaderOp> {
+                ops.iter()
                     .map(|m| HeaderOp {
-                        name: m.name.into(),
-                        value: m.value.into(),
+                        name: m.name.as_str().to_owned(),
+                        value: m.value.as_str().to_owned(),
                         action: match m.action {
                             abi::AppendAction::AppendIfExistsOrAdd => {
                                 AppendAction::AppendIfExistsOrAdd
@@ -255,30 +258,57 @@ macro_rules! interface_version {
                     .collect()
             }
 
-            fn pairs(entries: RVec<abi::KeyValue>) -> Vec<(String, String)> {
+            fn pairs(entries: &RVec<abi::KeyValue>) -> Vec<(String, String)> {
                 entries
-                    .into_iter()
-                    .map(|e| (e.key.into(), e.value.into()))
+                    .iter()
+                    .map(|e| (e.key.as_str().to_owned(), e.value.as_str().to_owned()))
                     .collect()
             }
 
-            fn strings(items: RVec<RString>) -> Vec<String> {
-                items.into_iter().map(String::from).collect()
+            fn strings(items: &RVec<RString>) -> Vec<String> {
+                items.iter().map(|s| s.as_str().to_owned()).collect()
             }
 
+            /// A plugin's answer in the chain's terms. Its strings are copied
+            /// (they are the plugin allocator's, so they cannot be taken
+            /// over), then the answer is dropped: the parts with a buffer
+            /// through the plugin's vtable, the empty ones without a call.
             fn outcome(r: abi::AuthResponse) -> StepOutcome {
-                StepOutcome {
+                let outcome = StepOutcome {
                     allow: r.decision == abi::Decision::Allow,
                     status: r.status,
-                    body: r.body.into(),
-                    request_headers: header_ops(r.request_headers),
-                    remove_request_headers: strings(r.remove_request_headers),
-                    response_headers: header_ops(r.response_headers),
-                    user_id: Some(String::from(r.user_id)).filter(|u| !u.is_empty()),
-                    dynamic_metadata: pairs(r.dynamic_metadata),
-                    state_set: pairs(r.state_set),
-                    state_remove: strings(r.state_remove),
-                }
+                    body: r.body.as_str().to_owned(),
+                    request_headers: header_ops(&r.request_headers),
+                    remove_request_headers: strings(&r.remove_request_headers),
+                    response_headers: header_ops(&r.response_headers),
+                    user_id: Some(r.user_id.as_str())
+                        .filter(|u| !u.is_empty())
+                        .map(str::to_owned),
+                    dynamic_metadata: pairs(&r.dynamic_metadata),
+                    state_set: pairs(&r.state_set),
+                    state_remove: strings(&r.state_remove),
+                };
+                let abi::AuthResponse {
+                    decision: _,
+                    status: _,
+                    body,
+                    request_headers,
+                    remove_request_headers,
+                    response_headers,
+                    user_id,
+                    dynamic_metadata,
+                    state_set,
+                    state_remove,
+                } = r;
+                super::release::string(body);
+                super::release::vec(request_headers);
+                super::release::vec(remove_request_headers);
+                super::release::vec(response_headers);
+                super::release::string(user_id);
+                super::release::vec(dynamic_metadata);
+                super::release::vec(state_set);
+                super::release::vec(state_remove);
+                outcome
             }
 
             fn error(e: abi::PluginError) -> StepError {
