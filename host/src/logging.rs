@@ -1,6 +1,15 @@
 //! Log output: `tracing` events to stderr, as text or JSON lines.
 
-use std::io::IsTerminal;
+use std::{fmt::Write as _, io::IsTerminal};
+
+use tracing::field::{Field, Visit};
+use tracing_subscriber::{
+    field::{RecordFields, VisitOutput},
+    fmt::{
+        format::{DefaultFields, DefaultVisitor, Writer},
+        FormatFields,
+    },
+};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -22,13 +31,152 @@ pub fn init(format: LogFormat) {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.fmt_fields(PlainFields).init(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
             .init(),
+    }
+}
+
+/// Text-mode fields, written exactly as `tracing_subscriber`'s `DefaultFields`
+/// writes them without colours (`name=value`, space-separated), but without its
+/// styled-name formatting for plain fields: every request's span formats its
+/// `request_id` and `config_id` when it is made. Messages, errors and anything
+/// with colours on go through `DefaultFields`' own visitor (ANSI sanitising).
+pub struct PlainFields;
+
+impl<'w> FormatFields<'w> for PlainFields {
+    fn format_fields<R: RecordFields>(&self, writer: Writer<'w>, fields: R) -> std::fmt::Result {
+        if writer.has_ansi_escapes() {
+            return DefaultFields::new().format_fields(writer, fields);
+        }
+        let mut visitor = PlainVisitor {
+            writer,
+            pending: [0; PENDING],
+            len: 0,
+            is_empty: true,
+            result: Ok(()),
+        };
+        fields.record(&mut visitor);
+        visitor.result.and_then(|()| visitor.flush())
+    }
+}
+
+/// Bytes of plain fields [`PlainVisitor`] collects before writing them on.
+const PENDING: usize = 256;
+
+/// Writes fields for [`PlainFields`]. Plain fields are collected on the stack
+/// and written on at once: a span's fields then cost its `String` one
+/// allocation, not one per doubling.
+struct PlainVisitor<'w> {
+    writer: Writer<'w>,
+    pending: [u8; PENDING],
+    len: usize,
+    is_empty: bool,
+    result: std::fmt::Result,
+}
+
+impl std::fmt::Write for PlainVisitor<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        if self.len + text.len() > PENDING {
+            self.flush()?;
+            if text.len() > PENDING {
+                return self.writer.write_str(text);
+            }
+        }
+        self.pending[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
+        self.len += text.len();
+        Ok(())
+    }
+}
+
+impl PlainVisitor<'_> {
+    /// Whether `field` is written by this visitor: not a message, not a raw
+    /// identifier. (Log metadata, `log.*`, is skipped as `DefaultVisitor` does.)
+    fn plain(&self, field: &Field) -> bool {
+        let name = field.name();
+        name != "message" && !name.starts_with("r#")
+    }
+
+    /// Writes the collected fields on (whole `&str`s were collected: UTF-8).
+    fn flush(&mut self) -> std::fmt::Result {
+        let text = std::str::from_utf8(&self.pending[..self.len]).map_err(|_| std::fmt::Error)?;
+        self.writer.write_str(text)?;
+        self.len = 0;
+        Ok(())
+    }
+
+    /// Lets `DefaultVisitor` write one field (it pads as this visitor does).
+    fn delegate(&mut self, record: impl FnOnce(&mut DefaultVisitor<'_>)) {
+        if self.result.is_err() {
+            return;
+        }
+        if let Err(error) = self.flush() {
+            self.result = Err(error);
+            return;
+        }
+        let mut inner = DefaultVisitor::new(self.writer.by_ref(), self.is_empty);
+        record(&mut inner);
+        self.result = inner.finish();
+        self.is_empty = false;
+    }
+
+    /// `name=` with the separating space before it.
+    fn name(&mut self, field: &Field) -> std::fmt::Result {
+        if !std::mem::take(&mut self.is_empty) {
+            self.write_char(' ')?;
+        }
+        self.write_str(field.name())?;
+        self.write_char('=')
+    }
+}
+
+/// Whether `value` is written by `{:?}` as itself between quotes.
+fn debug_is_quoted_verbatim(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\')
+}
+
+impl Visit for PlainVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name().starts_with("log.") {
+            return;
+        }
+        if !self.plain(field) || !debug_is_quoted_verbatim(value) {
+            return self.delegate(|v| v.record_str(field, value));
+        }
+        if self.result.is_err() {
+            return;
+        }
+        self.result = self.name(field).and_then(|()| {
+            self.write_char('"')?;
+            self.write_str(value)?;
+            self.write_char('"')
+        });
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if field.name().starts_with("log.") {
+            return;
+        }
+        self.delegate(|v| v.record_error(field, value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name().starts_with("log.") {
+            return;
+        }
+        if !self.plain(field) {
+            return self.delegate(|v| v.record_debug(field, value));
+        }
+        if self.result.is_err() {
+            return;
+        }
+        self.result = self.name(field).and_then(|()| write!(self, "{value:?}"));
     }
 }
 
@@ -88,7 +236,86 @@ impl Throttle {
 
 #[cfg(test)]
 mod tests {
-    use super::Throttle;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::{format::DefaultFields, FormatFields, MakeWriter};
+
+    use super::{PlainFields, Throttle};
+
+    /// Log lines written into memory.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Buffer {
+        type Writer = Buffer;
+        fn make_writer(&'a self) -> Buffer {
+            self.clone()
+        }
+    }
+
+    /// What the host's text subscriber writes for a few spans and events, with `fields`.
+    fn text<N>(fields: N) -> String
+    where
+        N: for<'w> FormatFields<'w> + Send + Sync + 'static,
+    {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .without_time()
+            .with_writer(buffer.clone())
+            .fmt_fields(fields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let error = std::io::Error::other("disk \"full\"");
+            let id = String::from("req-1");
+            let span = tracing::info_span!("check", request_id = %id, config_id = "demo");
+            let _in = span.enter();
+            tracing::info!(
+                step = "a b",
+                count = 3,
+                ok = true,
+                r#type = "x",
+                "done: {}",
+                "yes"
+            );
+            tracing::warn!(quoted = "say \"hi\"", tab = "a\tb", uni = "ü", %error, "odd");
+            tracing::info!(empty = "", debug = ?vec![1, 2], "\x1b[31mred");
+            let inner = tracing::info_span!("inner", n = 1_u64, late = tracing::field::Empty);
+            inner.record("late", "set");
+            let _inner = inner.enter();
+            tracing::error!("nested");
+            // Longer than what the visitor collects before writing on.
+            let (long, longer) = ("l".repeat(200), "m".repeat(300));
+            tracing::info!(a = %long, b = long.as_str(), c = longer.as_str(), "long");
+        });
+        let bytes = buffer.0.lock().unwrap().clone();
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    #[test]
+    fn plain_fields_write_what_default_fields_write() {
+        let plain = text(PlainFields);
+        assert_eq!(plain, text(DefaultFields::new()));
+        for needle in [
+            r#"check{request_id=req-1 config_id="demo"}"#,
+            r#"inner{n=1 late="set"}"#,
+            r#"step="a b" count=3 ok=true type="x""#,
+            r#"odd quoted="say \"hi\"" tab="a\tb" uni="ü" error=disk "full""#,
+            "\\x1b[31mred", // messages stay sanitised
+        ] {
+            assert!(plain.contains(needle), "no {needle} in {plain}");
+        }
+    }
 
     #[test]
     fn a_flood_is_cut_to_the_budget_and_the_rest_counted() {
