@@ -67,12 +67,13 @@ async fn config(State(admin): State<Admin>) -> Json<Value> {
         .iter()
         .flat_map(|g| g.chains.values())
         .map(|chain| {
+            let description = chain.description();
             json!({
                 "id": chain.id(),
                 "steps": chain.step_names().collect::<Vec<_>>(),
                 "failureModeAllow": chain.limits().failure_mode_allow,
-                "booleanExpr": chain.description()["booleanExpr"],
-                "configs": chain.description()["configs"],
+                "booleanExpr": description["booleanExpr"],
+                "configs": description["configs"],
             })
         })
         .collect();

@@ -185,8 +185,10 @@ pub struct Chain {
     expr: Option<Expr>,
     /// Per-step options, by index (shorter than `steps`: the rest have none).
     options: Vec<StepOptions>,
-    /// What the auth config said, for the admin port's `/config`.
-    description: serde_json::Value,
+    /// What the auth config said, for the admin port's `/config`, as JSON
+    /// text: a few hundred bytes, where the `Value` is kilobytes of map nodes
+    /// (half of a generation's memory with 10,000 configs; BENCHMARKS.md).
+    description: Box<str>,
     /// What the observer of the chain's first run prepared for it.
     observed: OnceLock<Option<Prepared>>,
 }
@@ -235,20 +237,20 @@ impl Chain {
             owned: OwnedHeaders::default(),
             expr: None,
             options: Vec::new(),
-            description: serde_json::Value::Null,
+            description: "null".into(),
             observed: OnceLock::new(),
         }
     }
 
     /// Attaches what the auth config said (shown by `/config`).
     pub fn with_description(mut self, description: serde_json::Value) -> Self {
-        self.description = description;
+        self.description = description.to_string().into();
         self
     }
 
     /// What the auth config said (`booleanExpr`, each step's options).
-    pub fn description(&self) -> &serde_json::Value {
-        &self.description
+    pub fn description(&self) -> serde_json::Value {
+        serde_json::from_str(&self.description).unwrap_or_default()
     }
 
     /// Gives the steps their options, by index (see [`StepOptions`]).
