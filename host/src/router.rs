@@ -82,6 +82,9 @@ impl RequestLimits {
                 ),
             ));
         }
+        if let Some(reason) = request.oversized_metadata() {
+            return Some((403, reason));
+        }
         None
     }
 }
