@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use envoy_types::pb::envoy::service::auth::v3::authorization_server::AuthorizationServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
@@ -45,7 +44,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .expect("bundled descriptor sets are valid");
-    let routes = Routes::new(AuthorizationServer::new(EnvoyAuthorization::new(router)))
+    let routes = Routes::new(EnvoyAuthorization::new(router))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

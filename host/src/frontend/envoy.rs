@@ -1,7 +1,7 @@
 //! Envoy ext_authz v3 gRPC: `CheckRequest` → [`Request`], [`Decision`] →
 //! `CheckResponse`. The only module that knows Envoy's types.
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::collections::BTreeMap;
 
 use envoy_types::pb::{
     envoy::{
@@ -11,8 +11,8 @@ use envoy_types::pb::{
         },
         r#type::v3::HttpStatus,
         service::auth::v3::{
-            attribute_context, authorization_server::Authorization, check_response::HttpResponse,
-            CheckRequest, CheckResponse, DeniedHttpResponse, OkHttpResponse,
+            attribute_context, check_response::HttpResponse, CheckRequest, CheckResponse,
+            DeniedHttpResponse, OkHttpResponse,
         },
     },
     google::{
@@ -20,14 +20,15 @@ use envoy_types::pb::{
         rpc::Status,
     },
 };
-use tonic::{Request as GrpcRequest, Response as GrpcResponse};
+use prost::Message;
 
-use crate::{
-    model::{join_repeated_headers, Decision, Peer, Request},
-    router::Router,
-};
+use crate::model::{join_repeated_headers, Decision, Peer, Request};
 
 mod metadata;
+mod service;
+pub mod wire;
+
+pub use service::EnvoyAuthorization;
 
 /// gRPC status codes used in `CheckResponse.status`.
 const OK: i32 = 0;
@@ -35,30 +36,6 @@ const PERMISSION_DENIED: i32 = 7;
 
 /// `CheckResponse.status.message` of every denial.
 pub const DENIED_MESSAGE: &str = "denied by gatehouse";
-
-/// The `envoy.service.auth.v3.Authorization` service.
-pub struct EnvoyAuthorization {
-    router: Arc<Router>,
-}
-
-impl EnvoyAuthorization {
-    /// Serves checks with the chains `router` currently holds.
-    pub fn new(router: Arc<Router>) -> Self {
-        Self { router }
-    }
-}
-
-#[tonic::async_trait]
-impl Authorization for EnvoyAuthorization {
-    async fn check(
-        &self,
-        request: GrpcRequest<CheckRequest>,
-    ) -> Result<GrpcResponse<CheckResponse>, tonic::Status> {
-        let request = to_request(request.into_inner());
-        let decision = self.router.decide(&request).await;
-        Ok(GrpcResponse::new(to_response(decision)))
-    }
-}
 
 fn peer(p: Option<attribute_context::Peer>) -> Peer {
     let Some(p) = p else { return Peer::default() };
@@ -81,39 +58,80 @@ fn peer(p: Option<attribute_context::Peer>) -> Peer {
     }
 }
 
-/// `name` in lower case, in place (HTTP/2 names already are: no copy).
-fn lowercase(mut name: String) -> String {
-    name.make_ascii_lowercase();
-    name
+/// `name` in lower case, in place (HTTP/2 names already are: no copy, no
+/// write). The flag says whether it changed.
+fn lowercase(mut name: String) -> (String, bool) {
+    let upper = name.bytes().any(|b| b.is_ascii_uppercase());
+    if upper {
+        name.make_ascii_lowercase();
+    }
+    (name, upper)
 }
 
-/// Translates Envoy's `CheckRequest` into the host's request model.
-pub fn to_request(check: CheckRequest) -> Request {
-    let attributes = check.attributes.unwrap_or_default();
-    let http = attributes.request.and_then(|r| r.http).unwrap_or_default();
-    let mut headers: Vec<(String, String)> = match http.header_map {
-        Some(map) => map
-            .headers
+/// Pseudo-headers are carried as method/host/path, not as headers.
+fn pseudo(name: &str) -> bool {
+    name.starts_with(':')
+}
+
+/// `header_map` keeps repeated headers apart; joined, no decision depends on
+/// which copy comes first.
+fn from_header_map(
+    map: envoy_types::pb::envoy::config::core::v3::HeaderMap,
+) -> Vec<(String, String)> {
+    let mut headers = Vec::with_capacity(map.headers.len());
+    headers.extend(
+        map.headers
             .into_iter()
+            .filter(|h| !pseudo(&h.key))
             .map(|h| {
                 let value = if h.raw_value.is_empty() {
                     h.value
                 } else {
                     String::from_utf8_lossy(&h.raw_value).into_owned()
                 };
-                (lowercase(h.key), value)
-            })
-            .collect(),
-        None => http
-            .headers
-            .into_iter()
-            .map(|(k, v)| (lowercase(k), v))
-            .collect(),
+                (lowercase(h.key).0, value)
+            }),
+    );
+    join_repeated_headers(headers)
+}
+
+/// The `headers` map: each key once (the last value sent wins, as for any
+/// protobuf map), sorted. Envoy's keys are lower-case and so already in the
+/// canonical form; only keys that lower-casing merged need joining.
+fn from_header_entries(mut entries: Vec<wire::Entry>) -> Vec<(String, String)> {
+    entries.retain(|e| !pseudo(&e.key));
+    let mut merged = false;
+    // Same layout: collected in place, no allocation.
+    let headers: Vec<(String, String)> = wire::map_entries(entries)
+        .into_iter()
+        .map(|e| {
+            let (name, changed) = lowercase(e.key);
+            merged |= changed;
+            (name, e.value)
+        })
+        .collect();
+    if merged {
+        join_repeated_headers(headers)
+    } else {
+        headers
+    }
+}
+
+/// Translates Envoy's `CheckRequest` into the host's request model (through
+/// its wire form, as the server decodes it; for tests and benchmarks).
+pub fn to_request(check: CheckRequest) -> Request {
+    // A message just encoded always decodes.
+    from_wire(wire::CheckRequest::decode(check.encode_to_vec().as_slice()).unwrap_or_default())
+}
+
+/// Translates a decoded `CheckRequest` into the host's request model.
+pub fn from_wire(check: wire::CheckRequest) -> Request {
+    let attributes = check.attributes.unwrap_or_default();
+    let http = attributes.request.and_then(|r| r.http).unwrap_or_default();
+    let headers = match http.header_map {
+        Some(map) => from_header_map(map),
+        None => from_header_entries(http.headers),
     };
-    // Pseudo-headers are carried as method/host/path. `header_map` keeps repeated
-    // headers apart; joined, no decision depends on which copy comes first.
-    headers.retain(|(name, _)| !name.starts_with(':'));
-    let headers = join_repeated_headers(headers);
     let body = if !http.raw_body.is_empty() {
         Some(http.raw_body)
     } else if !http.body.is_empty() {
@@ -130,6 +148,10 @@ pub fn to_request(check: CheckRequest) -> Request {
     } else {
         http.id
     };
+    let mut context_extensions = BTreeMap::new();
+    for e in attributes.context_extensions {
+        context_extensions.insert(e.key, e.value); // the last value wins
+    }
     Request {
         id,
         method: http.method,
@@ -141,7 +163,7 @@ pub fn to_request(check: CheckRequest) -> Request {
         source: peer(attributes.source),
         destination: peer(attributes.destination),
         tls_sni: attributes.tls_session.map(|t| t.sni).unwrap_or_default(),
-        context_extensions: attributes.context_extensions.into_iter().collect(),
+        context_extensions,
         metadata_context: metadata::to_json(attributes.metadata_context.as_ref()),
         route_metadata: metadata::to_json(attributes.route_metadata_context.as_ref()),
     }
@@ -227,5 +249,58 @@ pub fn to_response(decision: Decision) -> CheckResponse {
             })),
             dynamic_metadata: None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use envoy_types::pb::envoy::service::auth::v3::{attribute_context, AttributeContext};
+
+    use super::*;
+
+    fn with_headers(headers: &[(&str, &str)]) -> CheckRequest {
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                request: Some(attribute_context::Request {
+                    http: Some(attribute_context::HttpRequest {
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_headers_map_is_lower_cased_sorted_and_without_pseudo_headers() {
+        let request = to_request(with_headers(&[
+            ("x-team", "a"),
+            (":path", "/"),
+            ("Accept", "*/*"),
+            ("x-request-id", "r1"),
+        ]));
+        assert_eq!(
+            request.headers,
+            owned(&[("accept", "*/*"), ("x-request-id", "r1"), ("x-team", "a")])
+        );
+        assert_eq!(request.id, "r1", "the id falls back to x-request-id");
+    }
+
+    #[test]
+    fn keys_that_lower_casing_merges_are_joined() {
+        let request = to_request(with_headers(&[("X-Team", "a"), ("x-team", "b")]));
+        assert_eq!(request.headers, owned(&[("x-team", "a, b")]));
     }
 }

@@ -1,0 +1,101 @@
+//! The `envoy.service.auth.v3.Authorization` gRPC service, written out instead
+//! of envoy-types' generated `AuthorizationServer` so that `Check` decodes its
+//! request as [`super::wire::CheckRequest`] (no hash maps) and the call boxes
+//! one future less (no `async_trait`). Same path, codec settings (no
+//! compression, tonic's default message sizes) and `Unimplemented` answer for
+//! any other method as the generated server.
+
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
+use tonic::{
+    codegen::{http, Body, BoxFuture, Service, StdError},
+    server::{Grpc, NamedService, UnaryService},
+};
+use tonic_prost::ProstCodec;
+
+use super::{from_wire, to_response, wire};
+use crate::router::Router;
+
+/// The path of the one method.
+const CHECK: &str = "/envoy.service.auth.v3.Authorization/Check";
+
+/// The `envoy.service.auth.v3.Authorization` service.
+#[derive(Clone)]
+pub struct EnvoyAuthorization {
+    router: Arc<Router>,
+}
+
+impl EnvoyAuthorization {
+    /// Serves checks with the chains `router` currently holds.
+    pub fn new(router: Arc<Router>) -> Self {
+        Self { router }
+    }
+}
+
+impl NamedService for EnvoyAuthorization {
+    const NAME: &'static str = "envoy.service.auth.v3.Authorization";
+}
+
+/// One `Check` call.
+struct Check(Arc<Router>);
+
+impl UnaryService<wire::CheckRequest> for Check {
+    type Response = CheckResponse;
+    type Future = BoxFuture<tonic::Response<CheckResponse>, tonic::Status>;
+
+    fn call(&mut self, request: tonic::Request<wire::CheckRequest>) -> Self::Future {
+        let router = Arc::clone(&self.0);
+        Box::pin(async move {
+            let request = from_wire(request.into_inner());
+            let decision = router.decide(&request).await;
+            Ok(tonic::Response::new(to_response(decision)))
+        })
+    }
+}
+
+impl<B> Service<http::Request<B>> for EnvoyAuthorization
+where
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Infallible>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.uri().path() != CHECK {
+            return Box::pin(async { Ok(tonic::Status::unimplemented("").into_http()) });
+        }
+        let check = Check(Arc::clone(&self.router));
+        Box::pin(async move {
+            let codec = ProstCodec::<CheckResponse, wire::CheckRequest>::default();
+            Ok(Grpc::new(codec).unary(check, request).await)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn any_other_method_is_unimplemented() {
+        let mut service = EnvoyAuthorization::new(Arc::new(Router::default()));
+        let request = http::Request::builder()
+            .uri("/envoy.service.auth.v3.Authorization/Other")
+            .body(tonic::body::Body::empty())
+            .expect("request");
+        let response = service.call(request).await.expect("infallible");
+        let status = response.headers().get("grpc-status").map(|v| v.as_bytes());
+        assert_eq!(status, Some(&b"12"[..]), "{response:?}");
+    }
+}
