@@ -11,11 +11,12 @@
 //! layout dumps (`plugin-api/layouts/`) match it. Adding a version is one line
 //! there, its frozen crate and its dump.
 //!
-//! Call modes: up to 1.1 `authorize` takes the request by value (converted per
-//! step, `owned`); 1.2 borrows it (converted once per chain run, `borrowed`);
+//! Call modes: up to 1.1 `authorize` takes the request by value (copied per
+//! step, `owned`); 1.2 borrows it (lent, not copied: `borrowed`, see `lend`);
 //! from 1.3 `authorize_in` also gets the call's context and the factory a log
 //! sink (`context`).
 
+mod lend;
 mod release;
 
 use abi_stable::library::{LibHeader, LibraryError};
@@ -128,11 +129,12 @@ pub(super) enum FactoryErrorKind {
 /// Writes the adapter module `$module` for the interface crate `$api`.
 ///
 /// `$call` says how that version's `AuthService::authorize` takes the request:
-/// - `owned` (1.0, 1.1): by value, so each step gets its own conversion of the
+/// - `owned` (1.0, 1.1): by value, so each step gets its own copy of the
 ///   request and the state;
-/// - `borrowed` (1.2 and later): by reference, so the request is converted once
-///   per chain run, kept in the run's [`RequestCache`](crate::chain::RequestCache)
-///   and lent to every step of this version; only its `state` is refreshed per step.
+/// - `borrowed` (1.2 and later): by reference, so the host's request and state
+///   are lent without a copy (`lend`), through one `Lent` per chain run kept in
+///   the run's [`RequestCache`](crate::chain::RequestCache) (its vectors' buffers
+///   are reused by every step of this version).
 macro_rules! interface_version {
     ($module:ident, $api:ident, $call:ident, $info:ident) => {
         pub(super) mod $module {
@@ -140,7 +142,7 @@ macro_rules! interface_version {
 
             use abi_stable::{
                 sabi_trait::TD_Opaque,
-                std_types::{RResult, RStr, RString, RVec},
+                std_types::{ROption, RResult, RStr, RString, RVec},
             };
             use futures::future::BoxFuture;
             use tokio_util::sync::CancellationToken;
@@ -186,6 +188,7 @@ macro_rules! interface_version {
                 }
             }
 
+            #[allow(dead_code)] // the `owned` call mode copies; the others lend
             fn kv<'s>(
                 pairs: impl IntoIterator<Item = (&'s String, &'s String)>,
             ) -> RVec<abi::KeyValue> {
@@ -198,11 +201,7 @@ macro_rules! interface_version {
                     .collect()
             }
 
-            /// The chain's state as this version's key/value list.
-            fn state(state: &State) -> RVec<abi::KeyValue> {
-                kv(state)
-            }
-
+            #[allow(dead_code)] // the `owned` call mode copies; the others lend
             fn peer(p: &crate::model::Peer) -> abi::Peer {
                 abi::Peer {
                     address: p.address.as_str().into(),
@@ -212,9 +211,10 @@ macro_rules! interface_version {
                 }
             }
 
-            /// The request in this version's types, with an empty `state` (the
-            /// caller fills it in: it changes from step to step).
-            fn request(r: &Request) -> abi::AuthRequest {
+            /// The request and `state` copied into this version's types, for
+            /// a plugin that takes them by value (`owned`).
+            #[allow(dead_code)] // the `owned` call mode copies; the others lend
+            fn request(r: &Request, state: &State) -> abi::AuthRequest {
                 abi::AuthRequest {
                     id: r.id.as_str().into(),
                     method: r.method.as_str().into(),
@@ -234,7 +234,76 @@ macro_rules! interface_version {
                     destination: peer(&r.destination),
                     tls_sni: r.tls_sni.as_str().into(),
                     context_extensions: kv(&r.context_extensions),
-                    state: RVec::new(),
+                    state: kv(state),
+                }
+            }
+
+            /// This version's request for a plugin that borrows it (1.2 and
+            /// later), lent from the host's `Request` and `State` without a
+            /// copy (see `lend`). One per chain run, in the run's cache: its
+            /// vectors' buffers are reused from step to step, and every string
+            /// is pointed anew at the call's own borrows before each call.
+            #[allow(dead_code)] // the `owned` call mode copies instead
+            #[derive(Default)]
+            struct Lent(std::mem::ManuallyDrop<abi::AuthRequest>);
+
+            #[allow(dead_code)]
+            impl Lent {
+                /// The request lent from `r` and `state`, for as long as they
+                /// are borrowed.
+                fn lend<'a>(&'a mut self, r: &'a Request, state: &'a State) -> &'a abi::AuthRequest {
+                    use super::lend;
+                    let a = &mut *self.0;
+                    // SAFETY: every string is lent from `r` or `state`, which
+                    // the returned borrow cannot outlive, and is only read
+                    // through it; the previous ones are forgotten (`put`,
+                    // `forget_elements`), never dropped (also in `drop`).
+                    unsafe {
+                        lend::put(&mut a.id, &r.id);
+                        lend::put(&mut a.method, &r.method);
+                        lend::put(&mut a.scheme, &r.scheme);
+                        lend::put(&mut a.host, &r.host);
+                        lend::put(&mut a.path, &r.path);
+                        lend::forget_elements(&mut a.headers);
+                        a.headers.extend(r.headers.iter().map(|(n, v)| abi::Header {
+                            name: lend::string(n),
+                            value: lend::string(v),
+                        }));
+                        let body = match &r.body {
+                            Some(b) => ROption::RSome(lend::bytes(b)),
+                            None => ROption::RNone,
+                        };
+                        let _ = std::mem::ManuallyDrop::new(std::mem::replace(&mut a.body, body));
+                        for (to, from) in [(&mut a.source, &r.source), (&mut a.destination, &r.destination)] {
+                            lend::put(&mut to.address, &from.address);
+                            to.port = from.port;
+                            lend::put(&mut to.principal, &from.principal);
+                            lend::put(&mut to.certificate, &from.certificate);
+                        }
+                        lend::put(&mut a.tls_sni, &r.tls_sni);
+                        for (to, from) in [(&mut a.context_extensions, &r.context_extensions), (&mut a.state, state)] {
+                            lend::forget_elements(to);
+                            to.extend(from.iter().map(|(k, v)| abi::KeyValue {
+                                key: lend::string(k),
+                                value: lend::string(v),
+                            }));
+                        }
+                    }
+                    a
+                }
+            }
+
+            impl Drop for Lent {
+                fn drop(&mut self) {
+                    // The vectors' buffers are the host's; their elements and
+                    // every string are lent, left to the `ManuallyDrop`.
+                    let a = &mut *self.0;
+                    super::lend::forget_elements(&mut a.headers);
+                    drop(std::mem::take(&mut a.headers));
+                    for list in [&mut a.context_extensions, &mut a.state] {
+                        super::lend::forget_elements(list);
+                        drop(std::mem::take(list));
+                    }
                 }
             }
 
@@ -406,10 +475,7 @@ macro_rules! interface_version {
                 &'a self,
                 input: StepInput<'a>,
             ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-                let owned = abi::AuthRequest {
-                    state: state(input.state),
-                    ..request(input.request)
-                };
+                let owned = request(input.request, input.state);
                 let future = self.0.authorize(owned);
                 answer(future)
             }
@@ -430,11 +496,8 @@ macro_rules! interface_version {
                     cache,
                     ..
                 } = input;
-                let converted = cache.get_or_insert_with(|| request(original));
-                // The state changes from step to step; the rest is the same for the run.
-                converted.state = state(current);
-                let converted: &'a abi::AuthRequest = converted;
-                let future = self.0.authorize(converted);
+                let lent = cache.get_or_insert_with(Lent::default).lend(original, current);
+                let future = self.0.authorize(lent);
                 answer(future)
             }
         }
@@ -458,9 +521,7 @@ macro_rules! interface_version {
                 let signal = cache
                     .get_or_insert_with(super::RunCancel::default)
                     .next_call();
-                let converted = cache.get_or_insert_with(|| request(original));
-                converted.state = state(current);
-                let converted: &'a abi::AuthRequest = converted;
+                let lent = cache.get_or_insert_with(Lent::default).lend(original, current);
                 let context = abi::CallContext {
                     budget_ms: super::budget_ms(deadline),
                     cancel: abi::CancelSignal_TO::from_value(Cancel(signal.clone()), TD_Opaque),
@@ -472,7 +533,7 @@ macro_rules! interface_version {
                 Box::pin(async move {
                     let _fire = fire;
                     let context = context;
-                    result(self.0.authorize_in(converted, &context).await)
+                    result(self.0.authorize_in(lent, &context).await)
                 })
             }
         }
