@@ -377,10 +377,13 @@ impl Chain {
         let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
         let started = Instant::now();
         let cache = options.and_then(|o| o.cache.as_deref());
-        let result = self
-            .decide(index, cache, run, observer)
-            .instrument(span.clone())
-            .await;
+        let decided = self.decide(index, cache, run, observer);
+        // A disabled span (the default: it is `debug`) has nothing to enter on each poll.
+        let result = if span.is_disabled() {
+            decided.await
+        } else {
+            decided.instrument(span.clone()).await
+        };
         let elapsed = started.elapsed();
         span.record("micros", elapsed.as_micros() as u64);
         let kind = match &result {
