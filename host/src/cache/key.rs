@@ -27,11 +27,18 @@ pub enum KeyPart {
     Host,
     /// `state:KEY`: a state entry set by an earlier step.
     State(String),
+    /// `metadataContext`: the gateway's metadata for the check (Envoy's
+    /// `metadata_context`, as plugins see it); absent when empty.
+    MetadataContext,
+    /// `routeMetadata`: the route's metadata (Envoy's `route_metadata_context`);
+    /// absent when empty. Key on it when a step decides by route metadata and
+    /// several routes share one auth config.
+    RouteMetadata,
 }
 
 impl KeyPart {
     /// Parses one `key:` entry (`header:authorization`, `path`, `method`,
-    /// `host`, `state:user`).
+    /// `host`, `state:user`, `metadataContext`, `routeMetadata`).
     pub fn parse(text: &str) -> Result<Self, String> {
         let named = |kind: &str, name: &str| {
             if name.is_empty() {
@@ -48,8 +55,11 @@ impl KeyPart {
             None if text == "path" => Ok(KeyPart::Path),
             None if text == "method" => Ok(KeyPart::Method),
             None if text == "host" => Ok(KeyPart::Host),
+            None if text == "metadataContext" => Ok(KeyPart::MetadataContext),
+            None if text == "routeMetadata" => Ok(KeyPart::RouteMetadata),
             _ => Err(format!(
-                "'{text}' is not a key part (expected header:NAME, state:KEY, path, method or host)"
+                "'{text}' is not a key part (expected header:NAME, state:KEY, path, method, \
+                 host, metadataContext or routeMetadata)"
             )),
         }
     }
@@ -86,8 +96,15 @@ impl KeyPart {
             KeyPart::Method => Some(Cow::Borrowed(&request.method)),
             KeyPart::Host => Some(Cow::Borrowed(&request.host)),
             KeyPart::State(key) => state.get(key).map(|v| Cow::Borrowed(v.as_str())),
+            KeyPart::MetadataContext => non_empty(&request.metadata_context),
+            KeyPart::RouteMetadata => non_empty(&request.route_metadata),
         }
     }
+}
+
+/// `text` borrowed, or `None` when empty (metadata the gateway did not send).
+fn non_empty(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+    (!text.is_empty()).then_some(std::borrow::Cow::Borrowed(text))
 }
 
 impl std::fmt::Display for KeyPart {
@@ -99,6 +116,8 @@ impl std::fmt::Display for KeyPart {
             KeyPart::Method => f.write_str("method"),
             KeyPart::Host => f.write_str("host"),
             KeyPart::State(key) => write!(f, "state:{key}"),
+            KeyPart::MetadataContext => f.write_str("metadataContext"),
+            KeyPart::RouteMetadata => f.write_str("routeMetadata"),
         }
     }
 }
@@ -257,5 +276,40 @@ mod tests {
             key(&HashSecret::random(), &parts, &r, &alice)
         );
         assert!(HashSecret::new(vec![1; 16]).is_err());
+    }
+
+    #[test]
+    fn metadata_parts_tell_routes_apart() {
+        let secret = HashSecret::random();
+        let state = State::new();
+        let route = |json: &str| Request {
+            route_metadata: json.into(),
+            ..request(&[], "/")
+        };
+        let (admin, public) = (
+            route(r#"{"auth":{"tier":"admin"}}"#),
+            route(r#"{"auth":{}}"#),
+        );
+        let parts = ["routeMetadata"];
+        assert_ne!(
+            key(&secret, &parts, &admin, &state),
+            key(&secret, &parts, &public, &state)
+        );
+        // Without the part, two routes sharing the config share the entry.
+        assert_eq!(
+            key(&secret, &["path"], &admin, &state),
+            key(&secret, &["path"], &public, &state)
+        );
+        let gateway = Request {
+            metadata_context: r#"{"f":{"a":1}}"#.into(),
+            ..request(&[], "/")
+        };
+        assert_ne!(
+            key(&secret, &["metadataContext"], &gateway, &state),
+            key(&secret, &["metadataContext"], &request(&[], "/"), &state)
+        );
+        for text in ["metadataContext", "routeMetadata"] {
+            assert_eq!(KeyPart::parse(text).unwrap().to_string(), text);
+        }
     }
 }
