@@ -161,7 +161,9 @@ fn configs_run(bench: &Bench, configs: usize, reloads: u64) -> Result<Row> {
     }
     let sent = sent + bench.grpc_load(server.port, 200, None)?.succeeded;
     rss_samples.push(rss_mib(&server)?);
-    let rss_peak = server.status_kb("VmHWM:")? as f64 / 1024.0;
+    // VmHWM is kept up to date lazily: it can lag a sample just taken.
+    let rss_peak = (server.status_kb("VmHWM:")? as f64 / 1024.0)
+        .max(rss_samples.iter().copied().fold(rss_first, f64::max));
     let name = server.name.clone();
     let (allow, deny) = server.stop()?;
     if allow != sent || deny != 0 {
