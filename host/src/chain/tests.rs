@@ -567,3 +567,65 @@ async fn skipped_steps_take_no_part_in_boolean_expr() {
         other => panic!("an undecided expression denies: {other:?}"),
     }
 }
+
+/// A step pending `left` times, each time woken later by another task; it
+/// counts its polls and the polls that came without a wake.
+struct WokenLater {
+    polls: Arc<AtomicUsize>,
+    unwoken: Arc<AtomicUsize>,
+    left: usize,
+}
+
+impl Step for WokenLater {
+    fn authorize<'a>(&'a self, _: StepInput<'a>) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+        let (polls, unwoken) = (self.polls.clone(), self.unwoken.clone());
+        let woken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut left = self.left;
+        Box::pin(std::future::poll_fn(move |cx| {
+            if polls.fetch_add(1, Ordering::SeqCst) > 0 && !woken.swap(false, Ordering::SeqCst) {
+                unwoken.fetch_add(1, Ordering::SeqCst);
+            }
+            if left == 0 {
+                return Poll::Ready(Ok(allow()));
+            }
+            left -= 1;
+            let (waker, woken) = (cx.waker().clone(), woken.clone());
+            tokio::spawn(async move {
+                tokio::task::yield_now().await;
+                woken.store(true, Ordering::SeqCst);
+                waker.wake();
+            });
+            Poll::Pending
+        }))
+    }
+}
+
+#[tokio::test]
+async fn a_pending_step_is_polled_again_only_when_woken_and_still_times_out() {
+    let (polls, unwoken) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let step = |left| ChainStep {
+        name: "later".into(),
+        step: Arc::new(WokenLater {
+            polls: polls.clone(),
+            unwoken: unwoken.clone(),
+            left,
+        }),
+    };
+    let chain = Chain::new("c", vec![step(2)], Limits::default());
+    let decision = chain.run(&Request::default(), &NoObserver).await;
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
+    // First poll, then one poll per wake: the timer armed after the first
+    // poll does not poll the step again before it is woken.
+    assert_eq!(polls.load(Ordering::SeqCst), 3);
+    assert_eq!(unwoken.load(Ordering::SeqCst), 0);
+
+    let limits = Limits {
+        step_timeout: Duration::from_millis(20),
+        ..Limits::default()
+    };
+    let chain = Chain::new("c", vec![step(usize::MAX)], limits);
+    match chain.run(&Request::default(), &NoObserver).await {
+        Decision::Deny(d) => assert!(d.reason.contains("timed out"), "{}", d.reason),
+        other => panic!("a step that never answers must time out, got {other:?}"),
+    }
+}
