@@ -193,6 +193,29 @@ async fn client_caused_refusals_are_logged_rate_limited() {
     );
 }
 
+/// A request id is the client's to choose (`x-request-id`): written into a text
+/// log line it must not start a line of its own or carry terminal sequences.
+#[tokio::test]
+async fn a_client_chosen_request_id_cannot_forge_log_lines() {
+    let (host, _plugins) = host(&tagged_config(), &[SH], &[]).await;
+    let forged = "2026-12-01T00:00:00.000000Z  INFO gatehouse: forged";
+    let mut request = check_request(Some("nope"), "/", &[]);
+    http_of(&mut request).id = format!("r-1\n{forged}\u{1b}[2J");
+    assert_eq!(
+        verdict(&host.check(request).await).denied_status(),
+        Some(403)
+    );
+    let logs = host.logs();
+    assert!(
+        logs.contains(&format!("request_id=r-1\\n{forged}\\u{{1b}}[2J")),
+        "the id is logged, escaped:\n{logs}"
+    );
+    assert!(
+        !logs.lines().any(|l| l.starts_with(forged)) && !logs.contains('\u{1b}'),
+        "a forged line or an escape sequence reached the log:\n{logs}"
+    );
+}
+
 #[tokio::test]
 async fn a_failed_reload_leaves_the_serving_generation_running_with_its_background_work() {
     let jwks = TestServer::start(Reply::ok("{\"keys\": []}")).await;

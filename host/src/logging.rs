@@ -41,6 +41,33 @@ pub fn init(format: LogFormat) {
     }
 }
 
+/// A value a client chose (a request id, a path), for a log field written with
+/// `%`: control characters (newlines, ESC, C1 codes) are escaped (`\n`,
+/// `\u{1b}`), so nobody can forge log lines or terminal sequences through it.
+/// Text mode writes `%` fields as they are (JSON mode escapes on its own).
+///
+/// ```
+/// use gatehouse::logging::LogText;
+/// assert_eq!(LogText("id\n2026 INFO forged").to_string(), "id\\n2026 INFO forged");
+/// ```
+pub struct LogText<'a>(pub &'a str);
+
+impl std::fmt::Display for LogText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            return f.write_str(self.0);
+        }
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Text-mode fields, written exactly as `tracing_subscriber`'s `DefaultFields`
 /// writes them without colours (`name=value`, space-separated), but without its
 /// styled-name formatting for plain fields: every request's span formats its
@@ -240,7 +267,7 @@ mod tests {
 
     use tracing_subscriber::fmt::{format::DefaultFields, FormatFields, MakeWriter};
 
-    use super::{PlainFields, Throttle};
+    use super::{LogText, PlainFields, Throttle};
 
     /// Log lines written into memory.
     #[derive(Clone, Default)]
@@ -315,6 +342,17 @@ mod tests {
         ] {
             assert!(plain.contains(needle), "no {needle} in {plain}");
         }
+    }
+
+    #[test]
+    fn client_chosen_text_cannot_forge_lines_or_terminal_sequences() {
+        let shown = LogText("r-1\n2026-12-01T00:00:00Z  INFO forged\x1b[2J\u{9b}\r\tü").to_string();
+        assert_eq!(
+            shown,
+            "r-1\\n2026-12-01T00:00:00Z  INFO forged\\u{1b}[2J\\u{9b}\\r\\tü"
+        );
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(LogText("0f8e-41c2").to_string(), "0f8e-41c2");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::{
     chain::Chain,
-    logging::Throttle,
+    logging::{LogText, Throttle},
     metrics::Metrics,
     model::{Decision, Denied, Request},
 };
@@ -143,7 +143,7 @@ impl Router {
             .get(CONFIG_ID_KEY)
             .map(String::as_str)
             .unwrap_or("");
-        let span = tracing::info_span!("check", request_id = %request.id, config_id);
+        let span = tracing::info_span!("check", request_id = %LogText(&request.id), config_id);
         let generation = self.current();
         let (chain, decision) = self
             .route(generation.as_deref(), request)

@@ -42,7 +42,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     listener::{self, http::Protocol, ConnLimits, Drain},
-    logging::Throttle,
+    logging::{LogText, Throttle},
     model::{Decision, Denied},
     router::Router,
 };
@@ -109,7 +109,7 @@ async fn check(
     match to_request(&parts, peer, &body, frontend.trust) {
         Ok(request) => {
             tracing::debug!(
-                request_id = %request.id, ?gateway, method = ?request.method, path = ?request.path,
+                request_id = %LogText(&request.id), ?gateway, method = ?request.method, path = ?request.path,
                 host = ?request.host, client = %request.source.address, "forward-auth check"
             );
             to_response(frontend.router.decide(&request).await)
