@@ -114,11 +114,9 @@ impl<P: Plugin> AuthService for Service<P> {
 /// only.
 struct Guarded<'a, F> {
     call: Call<'a>,
-    future: Pin<Box<F>>,
+    /// Pinned with the `Guarded` (structurally): never moved out of it.
+    future: F,
 }
-
-// The future is boxed and never pinned in place: moving a `Guarded` is fine.
-impl<F> Unpin for Guarded<'_, F> {}
 
 impl<F> Future for Guarded<'_, F>
 where
@@ -126,11 +124,15 @@ where
 {
     type Output = RResult<AuthResponse, PluginError>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let _context = runtime::handle().enter();
-        let this = &mut *self;
+        // SAFETY: `future` is structurally pinned: it is only ever reached
+        // through this pinned projection, never moved, and `Guarded` has no
+        // `Drop` of its own; `call` is not pinned (it is only read).
+        let this = unsafe { self.get_unchecked_mut() };
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
         let polled = scope::within(Some(&this.call), || {
-            catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx)))
+            catch_unwind(AssertUnwindSafe(|| future.poll(cx)))
         });
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
