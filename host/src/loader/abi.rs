@@ -19,6 +19,8 @@
 mod lend;
 mod release;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use abi_stable::library::{LibHeader, LibraryError};
 use tokio_util::sync::CancellationToken;
 
@@ -39,26 +41,54 @@ pub trait Instance: Step {
 #[derive(Default)]
 pub(super) struct RunCancel {
     shared: std::sync::Arc<CancelState>,
-    started: u64,
 }
 
 impl RunCancel {
     /// The next call's cancellation.
     pub(super) fn next_call(&mut self) -> CallCancel {
-        let call = CallCancel {
+        let call = self.shared.started.load(Ordering::Relaxed);
+        // Only this (`&mut`) writes it; `CurrentCall` reads it.
+        self.shared.started.store(call + 1, Ordering::SeqCst);
+        CallCancel {
             run: self.shared.clone(),
-            call: self.started,
-        };
-        self.started += 1;
-        call
+            call,
+        }
+    }
+
+    /// The signal of whichever call of the run was started last: what the
+    /// run's one lent `CallContext` carries (a plugin reaches it only during
+    /// its own call, which is then the last one started).
+    pub(super) fn current(&self) -> CurrentCall {
+        CurrentCall(self.shared.clone())
     }
 }
 
 #[derive(Default)]
 struct CancelState {
+    /// How many of the run's calls have started.
+    started: AtomicU64,
     /// How many of the run's calls have ended (they end in order).
-    ended: std::sync::atomic::AtomicU64,
+    ended: AtomicU64,
     waiters: tokio::sync::Notify,
+}
+
+/// The run's current call (see [`RunCancel::current`]).
+pub(super) struct CurrentCall(std::sync::Arc<CancelState>);
+
+impl CurrentCall {
+    /// The current call's own cancellation (what a clone of the signal is:
+    /// it stays with this call when the run moves on).
+    pub(super) fn call(&self) -> CallCancel {
+        CallCancel {
+            run: self.0.clone(),
+            call: self.0.started.load(Ordering::SeqCst).saturating_sub(1),
+        }
+    }
+
+    /// True once the current call ended.
+    pub(super) fn is_cancelled(&self) -> bool {
+        self.0.ended.load(Ordering::SeqCst) >= self.0.started.load(Ordering::SeqCst)
+    }
 }
 
 /// One `authorize` call's cancellation: fired when the call's future ends
@@ -73,7 +103,7 @@ pub(super) struct CallCancel {
 impl CallCancel {
     /// True once the call ended.
     pub(super) fn is_cancelled(&self) -> bool {
-        self.run.ended.load(std::sync::atomic::Ordering::SeqCst) > self.call
+        self.run.ended.load(Ordering::SeqCst) > self.call
     }
 
     /// Completes once the call ended; needs no runtime.
@@ -100,8 +130,7 @@ pub(super) struct FireOnDrop(CallCancel);
 impl Drop for FireOnDrop {
     fn drop(&mut self) {
         let CallCancel { run, call } = &self.0;
-        run.ended
-            .fetch_max(call + 1, std::sync::atomic::Ordering::SeqCst);
+        run.ended.fetch_max(call + 1, Ordering::SeqCst);
         run.waiters.notify_waiters();
     }
 }
@@ -507,6 +536,60 @@ macro_rules! interface_version {
     // a cancellation fired when this future ends (answered, or dropped because
     // the budget ran out or the client left), and the log sink's adapter.
     (@step context) => {
+        /// What the calls of one chain run share, in the run's cache: the
+        /// lent request, the run's cancellations, and one call context lent
+        /// to each call in turn (its budget and metadata set anew per call;
+        /// its signal is the run's current call's, see `RunCancel::current`),
+        /// so a call makes no signal of its own unless the plugin clones it.
+        #[derive(Default)]
+        struct Run {
+            lent: Lent,
+            cancel: super::RunCancel,
+            /// Its metadata strings are lent (see `lend`): never dropped.
+            context: Option<std::mem::ManuallyDrop<abi::CallContext>>,
+        }
+
+        /// The run's context for the call about to start, lent from `request`.
+        fn call_context<'a>(
+            slot: &'a mut Option<std::mem::ManuallyDrop<abi::CallContext>>,
+            cancel: &super::RunCancel,
+            request: &'a Request,
+            budget_ms: u64,
+        ) -> &'a abi::CallContext {
+            let context = slot.get_or_insert_with(|| {
+                std::mem::ManuallyDrop::new(abi::CallContext {
+                    budget_ms,
+                    cancel: abi::CancelSignal_TO::from_value(
+                        Cancel::Current(cancel.current()),
+                        TD_Opaque,
+                    ),
+                    metadata_context: RString::new(),
+                    route_metadata: RString::new(),
+                })
+            });
+            context.budget_ms = budget_ms;
+            // SAFETY: lent from `request`, which the returned borrow cannot
+            // outlive; the old strings are forgotten, and `Run`'s `drop`
+            // drops only the signal.
+            unsafe {
+                super::lend::put(&mut context.metadata_context, &request.metadata_context);
+                super::lend::put(&mut context.route_metadata, &request.route_metadata);
+            }
+            context
+        }
+
+        impl Drop for Run {
+            fn drop(&mut self) {
+                if let Some(context) = self.context.take() {
+                    let abi::CallContext { cancel, metadata_context, route_metadata, .. } =
+                        std::mem::ManuallyDrop::into_inner(context);
+                    drop(cancel);
+                    // Lent: forgotten, not dropped.
+                    let _ = std::mem::ManuallyDrop::new((metadata_context, route_metadata));
+                }
+            }
+        }
+
         impl Step for Service {
             fn authorize<'a>(
                 &'a self,
@@ -518,37 +601,52 @@ macro_rules! interface_version {
                     cache,
                     deadline,
                 } = input;
-                let signal = cache
-                    .get_or_insert_with(super::RunCancel::default)
-                    .next_call();
-                let lent = cache.get_or_insert_with(Lent::default).lend(original, current);
-                let context = abi::CallContext {
-                    budget_ms: super::budget_ms(deadline),
-                    cancel: abi::CancelSignal_TO::from_value(Cancel(signal.clone()), TD_Opaque),
-                    metadata_context: RString::from(original.metadata_context.as_str()),
-                    route_metadata: RString::from(original.route_metadata.as_str()),
-                };
-                // Moved in before the first poll: fires also for a future dropped unpolled.
-                let fire = signal.fire_on_drop();
+                let Run { lent, cancel, context } = cache.get_or_insert_with(Run::default);
+                // Moved into the future before its first poll: fires also for
+                // a future dropped unpolled.
+                let fire = cancel.next_call().fire_on_drop();
+                let lent = lent.lend(original, current);
+                let context = call_context(context, cancel, original, super::budget_ms(deadline));
                 Box::pin(async move {
                     let _fire = fire;
-                    let context = context;
-                    result(self.0.authorize_in(lent, &context).await)
+                    result(self.0.authorize_in(lent, context).await)
                 })
             }
         }
 
-        /// The call's cancellation as this version's signal.
-        #[derive(Clone)]
-        struct Cancel(super::CallCancel);
+        /// The call's cancellation as this version's signal: the run's
+        /// current call (the lent context's), or one call (a clone's).
+        enum Cancel {
+            Current(super::CurrentCall),
+            Call(super::CallCancel),
+        }
+
+        impl Cancel {
+            fn call(&self) -> super::CallCancel {
+                match self {
+                    Cancel::Current(current) => current.call(),
+                    Cancel::Call(call) => call.clone(),
+                }
+            }
+        }
+
+        impl Clone for Cancel {
+            /// A clone stays with the call it was made in.
+            fn clone(&self) -> Self {
+                Cancel::Call(self.call())
+            }
+        }
 
         impl abi::CancelSignal for Cancel {
             fn is_cancelled(&self) -> bool {
-                self.0.is_cancelled()
+                match self {
+                    Cancel::Current(current) => current.is_cancelled(),
+                    Cancel::Call(call) => call.is_cancelled(),
+                }
             }
 
             fn cancelled(&self) -> FfiFuture<()> {
-                self.0.clone().cancelled().into_ffi()
+                self.call().cancelled().into_ffi()
             }
         }
 
@@ -717,5 +815,30 @@ mod cancel_tests {
             .await
             .expect("the second call's waiter wakes")
             .expect("the waiter ran");
+    }
+
+    #[test]
+    fn the_runs_current_signal_follows_its_calls_and_a_clone_stays_with_its_own() {
+        let mut run = RunCancel::default();
+        let current = run.current();
+        assert!(current.is_cancelled(), "no call started yet");
+        let fire = run.next_call().fire_on_drop();
+        assert!(!current.is_cancelled(), "the first call runs");
+        let kept = current.call();
+        drop(fire);
+        assert!(
+            current.is_cancelled() && kept.is_cancelled(),
+            "the first call ended"
+        );
+        let fire = run.next_call().fire_on_drop();
+        assert!(!current.is_cancelled(), "the second call runs");
+        assert!(
+            kept.is_cancelled(),
+            "the first call's clone stays cancelled"
+        );
+        let second = current.call();
+        assert!(!second.is_cancelled());
+        drop(fire);
+        assert!(second.is_cancelled() && current.is_cancelled());
     }
 }
