@@ -175,8 +175,8 @@ pub struct Denied {
 /// first: `x-team: platform` + `x-team: intern` is `x-team: platform, intern`.
 /// Names must already be lower-case.
 pub fn join_repeated_headers(mut headers: Vec<(String, String)>) -> Vec<(String, String)> {
-    headers.sort_by(|a, b| a.0.cmp(&b.0)); // stable: copies keep their order
-                                           // In place: `dedup_by` hands each copy with the previous kept one.
+    sort_by_name(&mut headers, |h| &h.0); // stable: copies keep their order
+                                          // In place: `dedup_by` hands each copy with the previous kept one.
     headers.dedup_by(|(name, value), (kept, values)| {
         if name != kept {
             return false;
@@ -188,9 +188,114 @@ pub fn join_repeated_headers(mut headers: Vec<(String, String)>) -> Vec<(String,
     headers
 }
 
+/// Sorts `items` by the name `name` gives each, stably, in byte order (as
+/// `str::cmp`), cheaply for a request's few dozen headers: each name's first
+/// eight bytes are read once as an integer, the (integer, index) pairs are
+/// insertion-sorted on the stack (names compared byte-wise only when their
+/// first eight bytes are equal), and nothing moves when they already are in
+/// order.
+pub(crate) fn sort_by_name<T>(items: &mut [T], name: impl Fn(&T) -> &str) {
+    const SMALL: usize = 32;
+    let n = items.len();
+    if n > SMALL {
+        items.sort_by(|a, b| name(a).cmp(name(b)));
+        return;
+    }
+    let mut keys = [(0u64, 0u8); SMALL];
+    for (i, item) in items.iter().enumerate() {
+        keys[i] = (prefix(name(item)), i as u8);
+    }
+    let keys = &mut keys[..n];
+    let after = |a: (u64, u8), b: (u64, u8)| {
+        a.0 > b.0 || (a.0 == b.0 && name(&items[usize::from(a.1)]) > name(&items[usize::from(b.1)]))
+    };
+    let mut moved = false;
+    for i in 1..n {
+        let mut j = i;
+        while j > 0 && after(keys[j - 1], keys[j]) {
+            keys.swap(j - 1, j);
+            j -= 1;
+            moved = true;
+        }
+    }
+    if moved {
+        permute(items, keys);
+    }
+}
+
+/// Puts into each position `k` the item that was at `keys[k].1`, in place,
+/// one cycle of the permutation at a time.
+fn permute<T>(items: &mut [T], keys: &mut [(u64, u8)]) {
+    for start in 0..keys.len() {
+        let mut at = start;
+        loop {
+            let from = usize::from(keys[at].1);
+            keys[at].1 = at as u8; // done
+            if from == start {
+                break;
+            }
+            items.swap(at, from);
+            at = from;
+        }
+    }
+}
+
+/// The first eight bytes of `name`, big-endian, zero-padded: ordered as the
+/// names are whenever two differ in them (and equal when one is the other's
+/// prefix, left to the full comparison).
+fn prefix(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    match bytes.first_chunk::<8>() {
+        Some(first) => u64::from_be_bytes(*first),
+        None => bytes
+            .iter()
+            .enumerate()
+            .fold(0, |acc, (i, b)| acc | u64::from(*b) << (56 - 8 * i)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::join_repeated_headers;
+    use super::{join_repeated_headers, sort_by_name};
+
+    #[test]
+    fn names_sort_as_str_does_whatever_their_prefixes() {
+        let mut names = vec![
+            "x-team",
+            "accept-encoding",
+            "accept",
+            "a",
+            "",
+            "ab\0",
+            "ab",
+            "abcdefgh1",
+            "abcdefgh",
+            "abcdefgh0",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "\u{ff}",
+            "cookie",
+            "x-team",
+        ];
+        let mut expected = names.clone();
+        expected.sort();
+        sort_by_name(&mut names, |n| n);
+        assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn equal_names_keep_their_order_long_lists_too() {
+        for n in [0, 1, 2, 9, 32, 33, 100] {
+            // Names repeat (i % 7) and arrive out of order; values number them.
+            let mut items: Vec<(String, usize)> = (0..n)
+                .map(|i| (format!("x-name-{}", (i * 5) % 7), i))
+                .collect();
+            let mut expected = items.clone();
+            expected.sort_by(|a, b| a.0.cmp(&b.0));
+            sort_by_name(&mut items, |h| &h.0);
+            assert_eq!(items, expected, "{n} items");
+        }
+    }
 
     fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs

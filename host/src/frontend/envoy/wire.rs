@@ -100,7 +100,7 @@ pub struct Entry {
 /// A map's entries with protobuf's map semantics: each key once, the last
 /// value sent for it winning. Sorted by key (stable, so "last" is arrival order).
 pub(super) fn map_entries(mut entries: Vec<Entry>) -> Vec<Entry> {
-    entries.sort_by(|a, b| a.key.cmp(&b.key));
+    crate::model::sort_by_name(&mut entries, |e| &e.key);
     // `dedup_by` keeps the first of equal neighbours: move the later value into it.
     entries.dedup_by(|later, kept| {
         let same = later.key == kept.key;
