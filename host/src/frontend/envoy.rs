@@ -25,6 +25,7 @@ use prost::Message;
 use crate::model::{join_repeated_headers, Decision, Peer, Request};
 
 mod metadata;
+mod reply;
 mod service;
 pub mod wire;
 
@@ -199,6 +200,7 @@ fn metadata(entries: BTreeMap<String, String>) -> Option<Struct> {
 
 /// Translates the chain's decision into Envoy's `CheckResponse`. Upstream
 /// headers carry their final merged value and overwrite; response headers append.
+/// The server sends the same bytes without building it ([`reply::Reply`]).
 pub fn to_response(decision: Decision) -> CheckResponse {
     match decision {
         Decision::Allow(allowed) => {

@@ -1,7 +1,8 @@
 //! The `envoy.service.auth.v3.Authorization` gRPC service, written out instead
 //! of envoy-types' generated `AuthorizationServer` so that `Check` decodes its
-//! request as [`super::wire::CheckRequest`] (no hash maps) and the call boxes
-//! one future less (no `async_trait`). Same path, codec settings (no
+//! request as [`super::wire::CheckRequest`] (no hash maps), answers with a
+//! [`Reply`] encoded straight from the decision, and the call boxes one
+//! future less (no `async_trait`). Same path, codec settings (no
 //! compression, tonic's default message sizes) and `Unimplemented` answer for
 //! any other method as the generated server.
 
@@ -11,14 +12,13 @@ use std::{
     task::{Context, Poll},
 };
 
-use envoy_types::pb::envoy::service::auth::v3::CheckResponse;
 use tonic::{
     codegen::{http, Body, BoxFuture, Service, StdError},
     server::{Grpc, NamedService, UnaryService},
 };
 use tonic_prost::ProstCodec;
 
-use super::{from_wire, to_response, wire};
+use super::{from_wire, reply::Reply, wire};
 use crate::router::Router;
 
 /// The path of the one method.
@@ -45,15 +45,15 @@ impl NamedService for EnvoyAuthorization {
 struct Check(Arc<Router>);
 
 impl UnaryService<wire::CheckRequest> for Check {
-    type Response = CheckResponse;
-    type Future = BoxFuture<tonic::Response<CheckResponse>, tonic::Status>;
+    type Response = Reply;
+    type Future = BoxFuture<tonic::Response<Reply>, tonic::Status>;
 
     fn call(&mut self, request: tonic::Request<wire::CheckRequest>) -> Self::Future {
         let router = Arc::clone(&self.0);
         Box::pin(async move {
             let request = from_wire(request.into_inner());
             let decision = router.decide(&request).await;
-            Ok(tonic::Response::new(to_response(decision)))
+            Ok(tonic::Response::new(Reply::new(decision)))
         })
     }
 }
@@ -77,7 +77,7 @@ where
         }
         let check = Check(Arc::clone(&self.router));
         Box::pin(async move {
-            let codec = ProstCodec::<CheckResponse, wire::CheckRequest>::default();
+            let codec = ProstCodec::<Reply, wire::CheckRequest>::default();
             Ok(Grpc::new(codec).unary(check, request).await)
         })
     }
