@@ -24,6 +24,7 @@ use prost::Message;
 
 use crate::model::{join_repeated_headers, Decision, Peer, Request};
 
+mod codec;
 mod metadata;
 mod reply;
 mod service;

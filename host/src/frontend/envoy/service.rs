@@ -16,9 +16,8 @@ use tonic::{
     codegen::{http, Body, BoxFuture, Service, StdError},
     server::{Grpc, NamedService, UnaryService},
 };
-use tonic_prost::ProstCodec;
 
-use super::{from_wire, reply::Reply, wire};
+use super::{codec::CheckCodec, from_wire, reply::Reply, wire};
 use crate::router::Router;
 
 /// The path of the one method.
@@ -76,10 +75,7 @@ where
             return Box::pin(async { Ok(tonic::Status::unimplemented("").into_http()) });
         }
         let check = Check(Arc::clone(&self.router));
-        Box::pin(async move {
-            let codec = ProstCodec::<Reply, wire::CheckRequest>::default();
-            Ok(Grpc::new(codec).unary(check, request).await)
-        })
+        Box::pin(async move { Ok(Grpc::new(CheckCodec).unary(check, request).await) })
     }
 }
 
@@ -97,5 +93,29 @@ mod tests {
         let response = service.call(request).await.expect("infallible");
         let status = response.headers().get("grpc-status").map(|v| v.as_bytes());
         assert_eq!(status, Some(&b"12"[..]), "{response:?}");
+    }
+
+    #[tokio::test]
+    async fn a_malformed_check_request_is_internal_with_prosts_message() {
+        let mut service = EnvoyAuthorization::new(Arc::new(Router::default()));
+        // One uncompressed gRPC frame of 3 bytes: field 1, a length running past the end.
+        let frame = vec![0, 0, 0, 0, 3, 0x0a, 0x7f, 0x00];
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(CHECK)
+            .header("content-type", "application/grpc")
+            .body(tonic::body::Body::new(
+                String::from_utf8(frame).expect("ASCII bytes"),
+            ))
+            .expect("request");
+        let response = service.call(request).await.expect("infallible");
+        let status = tonic::Status::from_header_map(response.headers()).expect("a status");
+        assert_eq!(status.code(), tonic::Code::Internal, "{status:?}");
+        assert!(
+            status
+                .message()
+                .contains("failed to decode Protobuf message"),
+            "{status:?}"
+        );
     }
 }
