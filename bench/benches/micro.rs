@@ -73,6 +73,7 @@ fn call(
         state: black_box(state),
         cache,
         deadline: std::time::Instant::now() + std::time::Duration::from_secs(1),
+        budget: std::time::Duration::from_secs(1),
     }))
 }
 

@@ -17,6 +17,9 @@ pub struct StepInput<'a> {
     /// When the chain stops waiting for this step (its timeout or the chain's
     /// deadline, whichever is first); plugins of interface 1.3 see it.
     pub deadline: std::time::Instant,
+    /// The time from the call to `deadline`, as the chain computed it (so a
+    /// step needs no clock read of its own for it).
+    pub budget: std::time::Duration,
 }
 
 /// Values derived from one request, kept for the rest of its chain run.

@@ -505,6 +505,7 @@ impl Chain {
             state,
             cache,
             deadline: now + budget,
+            budget,
         };
         let future = std::panic::catch_unwind(AssertUnwindSafe(move || step.step.authorize(input)))
             .map_err(|p| StepError::Panic(panic_message(p)))?;

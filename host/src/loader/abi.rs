@@ -135,9 +135,8 @@ impl Drop for FireOnDrop {
     }
 }
 
-/// Milliseconds from now to `deadline` (zero once it passed).
-pub(super) fn budget_ms(deadline: std::time::Instant) -> u64 {
-    let budget = deadline.saturating_duration_since(std::time::Instant::now());
+/// `budget` in whole milliseconds, as interface 1.3's `budget_ms`.
+pub(super) fn budget_ms(budget: std::time::Duration) -> u64 {
     u64::try_from(budget.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -599,14 +598,15 @@ macro_rules! interface_version {
                     request: original,
                     state: current,
                     cache,
-                    deadline,
+                    budget,
+                    ..
                 } = input;
                 let Run { lent, cancel, context } = cache.get_or_insert_with(Run::default);
                 // Moved into the future before its first poll: fires also for
                 // a future dropped unpolled.
                 let fire = cancel.next_call().fire_on_drop();
                 let lent = lent.lend(original, current);
-                let context = call_context(context, cancel, original, super::budget_ms(deadline));
+                let context = call_context(context, cancel, original, super::budget_ms(budget));
                 Box::pin(async move {
                     let _fire = fire;
                     result(self.0.authorize_in(lent, context).await)
