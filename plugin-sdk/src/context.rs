@@ -69,13 +69,15 @@ impl Context {
         }
     }
 
-    /// Envoy's `metadata_context` (filter name → fields) as JSON text, when the
-    /// host's frontend passes it (this host release does not yet).
+    /// Envoy's `metadata_context` as JSON text (`{"<namespace>": {<fields>}}`,
+    /// the namespaces Envoy's `metadata_context_namespaces` lists); `None` when
+    /// the gateway sent none (the HTTP and SPOE frontends never do).
     pub fn metadata_context(&self) -> Option<&str> {
         self.metadata_context.as_deref()
     }
 
-    /// Envoy's route metadata as JSON text, when the frontend passes it.
+    /// Envoy's route metadata as JSON text, in the same shape
+    /// (`route_metadata_context_namespaces`); `None` when absent.
     pub fn route_metadata(&self) -> Option<&str> {
         self.route_metadata.as_deref()
     }
