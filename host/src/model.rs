@@ -255,7 +255,7 @@ fn prefix(name: &str) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::{join_repeated_headers, sort_by_name};
 
     #[test]
@@ -297,7 +297,8 @@ mod tests {
         }
     }
 
-    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    /// `pairs` as owned header pairs (other modules' tests use it too).
+    pub(crate) fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))

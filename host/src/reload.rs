@@ -251,22 +251,6 @@ mod tests {
         SEEN.lock().expect("seen").push(counts);
     }
 
-    /// This workspace's `set-headers` plugin, as `cargo build --workspace` left it.
-    fn set_headers_library() -> std::path::PathBuf {
-        let exe = std::env::current_exe().expect("test binary");
-        let dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target dir");
-        let library = dir.join("libset_headers.so");
-        assert!(
-            library.is_file(),
-            "{} is missing: run `cargo build --workspace` first",
-            library.display()
-        );
-        library
-    }
-
     #[test]
     fn memory_is_released_after_every_reload_applied_or_refused_before_it_is_counted() {
         use std::os::unix::fs::PermissionsExt;
@@ -275,7 +259,11 @@ mod tests {
         let plugins = root.join("plugins");
         std::fs::create_dir_all(&plugins).expect("mkdir");
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).expect("chmod");
-        std::fs::copy(set_headers_library(), plugins.join("libset_headers.so")).expect("copy");
+        std::fs::copy(
+            crate::loader::tests::set_headers_library(),
+            plugins.join("libset_headers.so"),
+        )
+        .expect("copy");
         let file = root.join("configs.yaml");
         let config = "kind: AuthConfig\nmetadata: {name: a}\nspec:\n  configs:\n    - pluginAuth:\n        name: tag\n        pluginFileName: libset_headers.so\n        exportedSymbolName: SetHeaders\n        config: {headers: [{name: x-a, value: b}]}\n";
         std::fs::write(&file, config).expect("write");

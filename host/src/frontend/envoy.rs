@@ -257,6 +257,7 @@ pub fn to_response(decision: Decision) -> CheckResponse {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::tests::owned;
     use envoy_types::pb::envoy::service::auth::v3::{attribute_context, AttributeContext};
 
     use super::*;
@@ -277,13 +278,6 @@ mod tests {
                 ..Default::default()
             }),
         }
-    }
-
-    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

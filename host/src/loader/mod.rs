@@ -325,14 +325,14 @@ impl Pass<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::{os::unix::fs::PermissionsExt, path::PathBuf, sync::Arc};
 
     use super::Loader;
 
     /// This workspace's `set-headers` plugin, as `cargo build --workspace` left it
-    /// next to the test binary's directory.
-    fn set_headers_library() -> PathBuf {
+    /// next to the test binary's directory (unit tests of other modules use it too).
+    pub(crate) fn set_headers_library() -> PathBuf {
         let exe = std::env::current_exe().expect("test binary");
         let dir = exe
             .parent()
