@@ -5,7 +5,9 @@
 #   libversioned_v1_0.so       plugin-api/frozen/v1_0 (feature v1_0: no build_info, owned authorize)
 #   libversioned_v1_1.so       plugin-api/frozen/v1_1 (feature v1_1: owned authorize)
 #   libversioned_v1_2.so       plugin-api/frozen/v1_2 (feature v1_2: borrowed authorize, no log sink)
-#   libversioned_v1_3.so       the current plugin-api (1.3.0: log sink, call context)
+#   libversioned_v1_3.so       plugin-api/frozen/v1_3 (feature v1_3: log sink, call context, no
+#                              host allocator)
+#   libversioned_v1_4.so       the current plugin-api (1.4.0: answers in the host's allocator)
 #   libversioned_newer.so      a copy of the current plugin-api with the next minor
 #                              version (newer than the host)
 #   libversioned_v2_0.so       a copy of the current plugin-api with the next major version
@@ -107,6 +109,7 @@ crate-type = ["cdylib"]
 v1_0 = []
 v1_1 = []
 v1_2 = []
+v1_3 = []
 
 [dependencies]
 gatehouse-plugin-api = { path = "$api" }
@@ -162,12 +165,14 @@ api_copy "$NEWER" "$OUT/api-newer"
 api_copy "$NEXT_MAJOR" "$OUT/api-next-major"
 api_copy "$CURRENT" "$OUT/api-badlayout" badlayout
 
-# Every frozen copy, with the fixture's feature of the same name (v1_2 also
-# exports the panic-strategy marker, as the published 1.2.0 did).
+# Every frozen copy, with the fixture's feature of the same name (from 1.2 on
+# also exporting the panic-strategy marker, as the published crates did).
 for frozen in "$ROOT"/plugin-api/frozen/v*/; do
     variant="$(basename "$frozen")"
     features="$variant"
-    [[ "$variant" == v1_2 ]] && features="v1_2 gatehouse-plugin-api/marker-symbols"
+    if grep -q '^marker-symbols' "$frozen/Cargo.toml"; then
+        features="$variant gatehouse-plugin-api/marker-symbols"
+    fi
     build_variant "$variant" "${frozen%/}" "$features"
 done
 build_variant "v${MAJOR}_${MINOR}" "$API"
@@ -184,6 +189,7 @@ build_lib panic_abort_v1_1 "$PANIC_SRC" "$ROOT/plugin-api/frozen/v1_1" v1_1 abor
 expect_symbol "$OUT/libversioned_v${MAJOR}_${MINOR}.so" "$UNWIND_MARKER"
 expect_symbol "$OUT/libversioned_v${MAJOR}_${MINOR}.so" "$ABORT_MARKER" absent
 expect_symbol "$OUT/libversioned_v1_2.so" "$UNWIND_MARKER"
+expect_symbol "$OUT/libversioned_v1_3.so" "$UNWIND_MARKER"
 expect_symbol "$OUT/libpanic_abort.so" "$ABORT_MARKER"
 expect_symbol "$OUT/libpanic_abort.so" "$UNWIND_MARKER" absent
 expect_symbol "$OUT/libpanic_abort_v1_1.so" "$ABORT_MARKER" absent

@@ -12,8 +12,8 @@ use gatehouse_plugin_api::{
         sabi_trait::TD_Opaque,
         std_types::{RResult, RStr, RString, RVec},
     },
-    AuthServiceBox, AuthService_TO, ErrorKind, LogHandle, PluginError, PluginMod, PluginModRef,
-    INTERFACE_VERSION,
+    AuthServiceBox, AuthService_TO, ErrorKind, HostAllocHandle, LogHandle, PluginError, PluginMod,
+    PluginModRef, INTERFACE_VERSION,
 };
 
 use crate::{config, scope::Scope, service::Service, Plugin, SDK_VERSION};
@@ -95,6 +95,7 @@ pub fn root_module(
         RStr<'_>,
         LogHandle,
     ) -> RResult<AuthServiceBox, PluginError>,
+    attach_host: extern "C" fn(HostAllocHandle),
 ) -> PluginModRef {
     use gatehouse_plugin_api::abi_stable::prefix_type::PrefixTypeTrait;
     PluginMod {
@@ -102,6 +103,7 @@ pub fn root_module(
         new_service,
         build_info,
         new_service_logged,
+        attach_host,
     }
     .leak_into_prefix()
 }
@@ -157,12 +159,22 @@ macro_rules! export_plugins {
                 new_with(name, config, Some(sink))
             }
 
+            extern "C" fn attach_host(host: gh::HostAllocHandle) {
+                gh::attach_host(host)
+            }
+
             extern "C" fn build_info() -> gh::RString {
                 gh::build_info(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))
             }
 
             fn root_module() -> gh::PluginModRef {
-                gh::root_module(plugin_names, new_service, build_info, new_service_logged)
+                gh::root_module(
+                    plugin_names,
+                    new_service,
+                    build_info,
+                    new_service_logged,
+                    attach_host,
+                )
             }
 
             extern "C" fn load_root_module() -> gh::RootModuleResult {

@@ -1,9 +1,14 @@
 //! The response a step returns: built by [`allow`] and [`deny`], shaped with
 //! [`ResponseExt`], read in tests with [`ResponseView`].
+//!
+//! In a library loaded by a 1.4 host every string and vector of a response is
+//! made in the host's allocator (see `host`), so the host takes the answer
+//! over without copying it; elsewhere (unit tests, older hosts) they are the
+//! plugin's own, as before. The values and the API are the same either way.
 
-use gatehouse_plugin_api::{
-    abi_stable::std_types::RString, AppendAction, AuthResponse, Decision, HeaderMutation, KeyValue,
-};
+use gatehouse_plugin_api::{AppendAction, AuthResponse, Decision, HeaderMutation, KeyValue};
+
+use crate::host;
 
 /// A step's answer. Built only by [`allow`] and [`deny`] and the
 /// [`ResponseExt`] methods, so it cannot say something contradictory (an allow
@@ -29,10 +34,7 @@ impl std::ops::Deref for Response {
 
 /// An allow response with no effects; add some with [`ResponseExt`].
 pub fn allow() -> Response {
-    Response(AuthResponse {
-        decision: Decision::Allow,
-        ..AuthResponse::default()
-    })
+    Response(host::answer(Decision::Allow))
 }
 
 /// A denial with an HTTP status and body. A status no denial can have (below
@@ -43,12 +45,10 @@ pub fn deny(status: u16, body: impl Into<String>) -> Response {
     } else {
         403
     };
-    Response(AuthResponse {
-        decision: Decision::Deny,
-        status,
-        body: body.into().into(),
-        ..AuthResponse::default()
-    })
+    let mut answer = host::answer(Decision::Deny);
+    answer.status = status;
+    answer.body = host::owned_string(body.into());
+    Response(answer)
 }
 
 /// The last entry of `key` (a later write overrides an earlier one).
@@ -160,17 +160,25 @@ impl ResponseView for AuthResponse {
 
 fn mutation(name: &str, value: &str, action: AppendAction) -> HeaderMutation {
     HeaderMutation {
-        name: name.into(),
-        value: value.into(),
+        name: host::string(name),
+        value: host::string(value),
         action,
     }
 }
 
-/// A key/value entry.
+/// A key/value entry (of a request built in a test).
 pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.into(),
         value: value.into(),
+    }
+}
+
+/// A key/value entry of an answer.
+fn answer_kv(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: host::string(key),
+        value: host::string(value),
     }
 }
 
@@ -181,7 +189,7 @@ impl ResponseExt for Response {
     }
 
     fn remove_header(mut self, name: &str) -> Self {
-        self.0.remove_request_headers.push(RString::from(name));
+        self.0.remove_request_headers.push(host::string(name));
         self
     }
 
@@ -193,30 +201,89 @@ impl ResponseExt for Response {
     }
 
     fn set_state(mut self, key: &str, value: &str) -> Self {
-        self.0.state_set.push(kv(key, value));
+        self.0.state_set.push(answer_kv(key, value));
         self
     }
 
     fn remove_state(mut self, key: &str) -> Self {
-        self.0.state_remove.push(RString::from(key));
+        self.0.state_remove.push(host::string(key));
         self
     }
 
     fn user(mut self, id: &str) -> Self {
-        self.0.user_id = id.into();
+        self.0.user_id = host::string(id);
         self
     }
 
     fn metadata(mut self, key: &str, value: &str) -> Self {
-        self.0.dynamic_metadata.push(kv(key, value));
+        self.0.dynamic_metadata.push(answer_kv(key, value));
         self
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use gatehouse_plugin_api::abi_stable::std_types::{RString, RVec};
+
     use super::*;
     use crate::Request;
+
+    /// No host attached (a unit test): the SDK builds exactly the answers it
+    /// built before interface 1.4, in the plugin's own allocator, and a
+    /// denial's owned body is taken over without a copy.
+    #[test]
+    fn without_a_host_answers_are_built_as_before() {
+        let built = allow()
+            .request_header("x-a", "1", AppendAction::AddIfAbsent)
+            .remove_header("cookie")
+            .response_header("x-r", "2")
+            .set_state("k", "v")
+            .remove_state("old")
+            .user("alice")
+            .metadata("m", "3");
+        let header = |name: &str, value: &str, action| HeaderMutation {
+            name: name.into(),
+            value: value.into(),
+            action,
+        };
+        let pair = |key: &str, value: &str| KeyValue {
+            key: key.into(),
+            value: value.into(),
+        };
+        let expected = AuthResponse {
+            decision: Decision::Allow,
+            request_headers: RVec::from(vec![header("x-a", "1", AppendAction::AddIfAbsent)]),
+            remove_request_headers: RVec::from(vec![RString::from("cookie")]),
+            response_headers: RVec::from(vec![header(
+                "x-r",
+                "2",
+                AppendAction::AppendIfExistsOrAdd,
+            )]),
+            state_set: RVec::from(vec![pair("k", "v")]),
+            state_remove: RVec::from(vec![RString::from("old")]),
+            user_id: "alice".into(),
+            dynamic_metadata: RVec::from(vec![pair("m", "3")]),
+            ..AuthResponse::default()
+        };
+        assert_eq!(*built, expected);
+
+        let body = String::from("go away");
+        let buffer = body.as_ptr();
+        let denied = deny(401, body).response_header("www-authenticate", "Basic");
+        assert_eq!(denied.body.as_ptr(), buffer, "the owned body, not a copy");
+        assert_eq!(
+            (denied.decision, denied.status, denied.body.as_str()),
+            (Decision::Deny, 401, "go away")
+        );
+        assert_eq!(denied.response_headers.len(), 1);
+        assert_eq!(
+            *allow(),
+            AuthResponse {
+                decision: Decision::Allow,
+                ..AuthResponse::default()
+            }
+        );
+    }
 
     #[test]
     fn response_builders() {

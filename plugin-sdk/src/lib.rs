@@ -55,6 +55,10 @@
 //!   [`runtime`]), so `tokio::time`, `tokio::net`, `tokio::spawn` and clients
 //!   built on them (hyper, reqwest) work in your plugin although the host's tokio
 //!   is a different copy of the library that your code cannot see.
+//! - Builds every [`Response`] in the host's allocator (plugin interface 1.4):
+//!   the host takes the answer's strings over instead of copying them. The SDK
+//!   builds against interface 1.4, so its plugins load into hosts that load
+//!   1.4; in unit tests (no host) responses are the plugin's own, the same values.
 //!
 //! ## Unit tests
 //! [`testing`] builds requests, runs `authorize` to completion and returns the
@@ -75,6 +79,7 @@ mod config;
 pub mod context;
 mod export;
 mod helpers;
+mod host;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "jwt")]
@@ -148,9 +153,12 @@ pub trait Plugin: Send + Sync + Sized + 'static {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::export::{build, build_info, guard, names, root_module, unknown_plugin};
+    pub use crate::host::attach as attach_host;
     pub use gatehouse_plugin_api::abi_stable::library::{
         __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
     };
     pub use gatehouse_plugin_api::abi_stable::std_types::{RResult, RStr, RString, RVec};
-    pub use gatehouse_plugin_api::{AuthServiceBox, LogHandle, PluginError, PluginModRef};
+    pub use gatehouse_plugin_api::{
+        AuthServiceBox, HostAllocHandle, LogHandle, PluginError, PluginModRef,
+    };
 }

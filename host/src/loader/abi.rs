@@ -14,7 +14,9 @@
 //! Call modes: up to 1.1 `authorize` takes the request by value (copied per
 //! step, `owned`); 1.2 borrows it (lent, not copied: `borrowed`, see `lend`);
 //! from 1.3 `authorize_in` also gets the call's context and the factory a log
-//! sink (`context`).
+//! sink (`context`). From 1.4 the host also attaches its allocator to the
+//! library when it loads it (`host_alloc`), so the answer's strings and vectors
+//! are the host's and are moved out of it, not copied (see `release`).
 
 mod lend;
 mod release;
@@ -163,8 +165,14 @@ pub(super) enum FactoryErrorKind {
 ///   are lent without a copy (`lend`), through one `Lent` per chain run kept in
 ///   the run's [`RequestCache`](crate::chain::RequestCache) (its vectors' buffers
 ///   are reused by every step of this version).
+///
+/// `$alloc` says whose allocator the answer's parts come from:
+/// - `no_host_alloc` (up to 1.3): the plugin's, so they are copied and each
+///   part is then dropped whole through the plugin's vtable;
+/// - `host_alloc` (1.4 and later): the host's, attached to the library when it
+///   is loaded, so they are moved out without a copy.
 macro_rules! interface_version {
-    ($module:ident, $api:ident, $call:ident, $info:ident) => {
+    ($module:ident, $api:ident, $call:ident, $info:ident, $alloc:ident) => {
         pub(super) mod $module {
             use std::sync::Arc;
 
@@ -335,59 +343,59 @@ macro_rules! interface_version {
                 }
             }
 
-            /// The plugin's header mutations, copied (the answer is dropped after).
-            fn header_ops(ops: &RVec<abi::HeaderMutation>) -> Vec<HeaderOp> {
-                ops.iter()
-                    .map(|m| HeaderOp {
-                        name: m.name.as_str().to_owned(),
-                        value: m.value.as_str().to_owned(),
-                        action: match m.action {
-                            abi::AppendAction::AppendIfExistsOrAdd => {
-                                AppendAction::AppendIfExistsOrAdd
-                            }
-                            abi::AppendAction::AddIfAbsent => AppendAction::AddIfAbsent,
-                            abi::AppendAction::OverwriteIfExistsOrAdd => {
-                                AppendAction::OverwriteIfExistsOrAdd
-                            }
-                            abi::AppendAction::OverwriteIfExists => AppendAction::OverwriteIfExists,
-                        },
-                    })
-                    .collect()
+            // Whose allocator the answer is in (`MOVED`), and the attach step.
+            interface_version!(@alloc $alloc);
+
+            fn action(action: abi::AppendAction) -> AppendAction {
+                match action {
+                    abi::AppendAction::AppendIfExistsOrAdd => AppendAction::AppendIfExistsOrAdd,
+                    abi::AppendAction::AddIfAbsent => AppendAction::AddIfAbsent,
+                    abi::AppendAction::OverwriteIfExistsOrAdd => {
+                        AppendAction::OverwriteIfExistsOrAdd
+                    }
+                    abi::AppendAction::OverwriteIfExists => AppendAction::OverwriteIfExists,
+                }
             }
 
-            fn pairs(entries: &RVec<abi::KeyValue>) -> Vec<(String, String)> {
-                entries
-                    .iter()
-                    .map(|e| (e.key.as_str().to_owned(), e.value.as_str().to_owned()))
-                    .collect()
+            /// The plugin's header mutations, as the host's.
+            fn header_ops(ops: RVec<abi::HeaderMutation>) -> Vec<HeaderOp> {
+                use super::release::{copy, string};
+                super::release::vec::<MOVED, _, _>(
+                    ops,
+                    |m| HeaderOp {
+                        name: string::<MOVED>(m.name),
+                        value: string::<MOVED>(m.value),
+                        action: action(m.action),
+                    },
+                    |m| HeaderOp {
+                        name: copy(&m.name),
+                        value: copy(&m.value),
+                        action: action(m.action),
+                    },
+                )
             }
 
-            fn strings(items: &RVec<RString>) -> Vec<String> {
-                items.iter().map(|s| s.as_str().to_owned()).collect()
+            fn pairs(entries: RVec<abi::KeyValue>) -> Vec<(String, String)> {
+                use super::release::{copy, string};
+                super::release::vec::<MOVED, _, _>(
+                    entries,
+                    |e| (string::<MOVED>(e.key), string::<MOVED>(e.value)),
+                    |e| (copy(&e.key), copy(&e.value)),
+                )
             }
 
-            /// A plugin's answer in the chain's terms. Its strings are copied
-            /// (they are the plugin allocator's, so they cannot be taken
-            /// over), then the answer is dropped: the parts with a buffer
-            /// through the plugin's vtable, the empty ones without a call.
+            fn strings(items: RVec<RString>) -> Vec<String> {
+                use super::release::{copy, string};
+                super::release::vec::<MOVED, _, _>(items, string::<MOVED>, copy)
+            }
+
+            /// A plugin's answer in the chain's terms, each part moved or
+            /// copied as `MOVED` says (see `release`); a part without a buffer
+            /// costs no call into either allocator.
             fn outcome(r: abi::AuthResponse) -> StepOutcome {
-                let outcome = StepOutcome {
-                    allow: r.decision == abi::Decision::Allow,
-                    status: r.status,
-                    body: r.body.as_str().to_owned(),
-                    request_headers: header_ops(&r.request_headers),
-                    remove_request_headers: strings(&r.remove_request_headers),
-                    response_headers: header_ops(&r.response_headers),
-                    user_id: Some(r.user_id.as_str())
-                        .filter(|u| !u.is_empty())
-                        .map(str::to_owned),
-                    dynamic_metadata: pairs(&r.dynamic_metadata),
-                    state_set: pairs(&r.state_set),
-                    state_remove: strings(&r.state_remove),
-                };
                 let abi::AuthResponse {
-                    decision: _,
-                    status: _,
+                    decision,
+                    status,
                     body,
                     request_headers,
                     remove_request_headers,
@@ -397,15 +405,19 @@ macro_rules! interface_version {
                     state_set,
                     state_remove,
                 } = r;
-                super::release::string(body);
-                super::release::vec(request_headers);
-                super::release::vec(remove_request_headers);
-                super::release::vec(response_headers);
-                super::release::string(user_id);
-                super::release::vec(dynamic_metadata);
-                super::release::vec(state_set);
-                super::release::vec(state_remove);
-                outcome
+                StepOutcome {
+                    allow: decision == abi::Decision::Allow,
+                    status,
+                    body: super::release::string::<MOVED>(body),
+                    request_headers: header_ops(request_headers),
+                    remove_request_headers: strings(remove_request_headers),
+                    response_headers: header_ops(response_headers),
+                    user_id: Some(super::release::string::<MOVED>(user_id))
+                        .filter(|u| !u.is_empty()),
+                    dynamic_metadata: pairs(dynamic_metadata),
+                    state_set: pairs(state_set),
+                    state_remove: strings(state_remove),
+                }
             }
 
             fn error(e: abi::PluginError) -> StepError {
@@ -470,6 +482,56 @@ macro_rules! interface_version {
                         .map_err(|e| e.message.into())
                 }
             }
+        }
+    };
+
+    // Up to 1.3 the answer is the plugin allocator's: copied.
+    (@alloc no_host_alloc) => {
+        /// Whether the answer's parts are moved out (see `release`).
+        const MOVED: bool = false;
+
+        /// Nothing to attach before 1.4.
+        pub(in crate::loader) fn attach(module: ModRef) {
+            let _ = module;
+        }
+    };
+    // From 1.4 the library gets the host's allocator when it is loaded, and
+    // the answer's parts are moved out of it (zero-copy when they are the host's).
+    (@alloc host_alloc) => {
+        /// Whether the answer's parts are moved out (see `release`).
+        const MOVED: bool = true;
+
+        /// Hands the library the host's allocator (once, right after loading).
+        pub(in crate::loader) fn attach(module: ModRef) {
+            (module.attach_host())(host_alloc());
+        }
+
+        /// The host's allocator as this version's handle.
+        pub(in crate::loader) fn host_alloc() -> abi::HostAllocHandle {
+            abi::HostAlloc_TO::from_value(Alloc, TD_Opaque)
+        }
+
+        /// The host's allocator: what it makes carries the host's vtables.
+        #[derive(Clone)]
+        struct Alloc;
+
+        impl abi::HostAlloc for Alloc {
+            fn answer(&self, decision: abi::Decision) -> abi::AuthResponse {
+                abi::AuthResponse {
+                    decision,
+                    ..abi::AuthResponse::default()
+                }
+            }
+
+            fn string(&self, text: RStr<'_>) -> RString {
+                RString::from(text.as_str())
+            }
+        }
+
+        /// `outcome` for tests.
+        #[cfg(test)]
+        pub(in crate::loader) fn outcome_of(r: abi::AuthResponse) -> StepOutcome {
+            outcome(r)
         }
     };
 
@@ -681,8 +743,8 @@ macro_rules! interface_version {
 /// last entry must be the current interface (`api`); the others are frozen
 /// copies (`plugin-api/frozen/<module>`, dependency `api_<module>`).
 macro_rules! interfaces {
-    ($($module:ident => $api:ident ($major:literal, $minor:literal), $call:ident, $info:ident;)+) => {
-        $(interface_version!($module, $api, $call, $info);)+
+    ($($module:ident => $api:ident ($major:literal, $minor:literal), $call:ident, $info:ident, $alloc:ident;)+) => {
+        $(interface_version!($module, $api, $call, $info, $alloc);)+
 
         /// Interface versions this host loads, oldest first, as `major.minor`.
         pub const SUPPORTED_INTERFACES: &[&str] = &[$(concat!($major, ".", $minor)),+];
@@ -710,14 +772,18 @@ macro_rules! interfaces {
 
         impl Module {
             /// Checks the library's layout against the copy for `major.minor`
-            /// and initialises its root module; None for an unsupported version.
+            /// and initialises its root module (from 1.4 the library then gets
+            /// the host's allocator); None for an unsupported version.
             pub(super) fn init(
                 header: &'static LibHeader,
                 major: u32,
                 minor: u32,
             ) -> Option<Result<Self, LibraryError>> {
                 match (major, minor) {
-                    $(($major, $minor) => Some(header.init_root_module::<$module::ModRef>().map(Module::$module)),)+
+                    $(($major, $minor) => Some(header.init_root_module::<$module::ModRef>().map(|m| {
+                        $module::attach(m);
+                        Module::$module(m)
+                    })),)+
                     _ => None,
                 }
             }
@@ -780,10 +846,11 @@ pub(super) fn advice(major: u32, minor: u32) -> &'static str {
 }
 
 interfaces! {
-    v1_0 => api_v1_0 (1, 0), owned, no_build_info;
-    v1_1 => api_v1_1 (1, 1), owned, build_info;
-    v1_2 => api_v1_2 (1, 2), borrowed, build_info;
-    v1_3 => api (1, 3), context, build_info;
+    v1_0 => api_v1_0 (1, 0), owned, no_build_info, no_host_alloc;
+    v1_1 => api_v1_1 (1, 1), owned, build_info, no_host_alloc;
+    v1_2 => api_v1_2 (1, 2), borrowed, build_info, no_host_alloc;
+    v1_3 => api_v1_3 (1, 3), context, build_info, no_host_alloc;
+    v1_4 => api (1, 4), context, build_info, host_alloc;
 }
 
 #[cfg(test)]
@@ -840,5 +907,151 @@ mod cancel_tests {
         assert!(!second.is_cancelled());
         drop(fire);
         assert!(second.is_cancelled() && current.is_cancelled());
+    }
+}
+
+/// Interface 1.4's answers in the host's allocator: what the host's
+/// `HostAlloc` makes, grown by a plugin, is taken over without a copy.
+#[cfg(test)]
+mod host_alloc_tests {
+    use api::{abi_stable::std_types::RStr, AppendAction, Decision, HeaderMutation, KeyValue};
+
+    use super::{release, v1_4};
+
+    #[test]
+    fn a_string_made_by_the_host_and_grown_by_a_plugin_is_moved_out_without_a_copy() {
+        let host = v1_4::host_alloc();
+        let mut text = host.string(RStr::from("Bearer "));
+        // As a plugin would: grow it past its first buffer (through the vtable).
+        for _ in 0..20 {
+            text.push_str("abcdefgh");
+        }
+        let (buffer, expected) = (text.as_ptr(), text.to_string());
+        let moved = release::string::<true>(text);
+        assert_eq!(moved, expected);
+        assert_eq!(moved.as_ptr(), buffer, "moved: the same buffer");
+
+        let copied = release::string::<false>(host.string(RStr::from("x")));
+        assert_eq!(copied, "x");
+        let empty = host.string(RStr::from(""));
+        assert_eq!(empty.capacity(), 0, "an empty string allocates nothing");
+    }
+
+    #[test]
+    fn a_vector_made_by_the_host_and_grown_by_a_plugin_is_moved_out_without_a_copy() {
+        let host = v1_4::host_alloc();
+        let mut answer = host.answer(Decision::Deny);
+        assert_eq!(answer.decision, Decision::Deny);
+        assert_eq!(
+            answer.request_headers.capacity(),
+            0,
+            "nothing allocated yet"
+        );
+        for i in 0..9 {
+            answer
+                .state_remove
+                .push(host.string(RStr::from(format!("key-{i}").as_str())));
+        }
+        let buffer = answer.state_remove.as_ptr();
+        let strings: Vec<*const u8> = answer.state_remove.iter().map(|s| s.as_ptr()).collect();
+        // Same element type: the vector itself is handed over.
+        let moved = release::vec::<true, _, _>(answer.state_remove, |s| s, |s| s.clone());
+        assert_eq!(moved.as_ptr(), buffer);
+        assert_eq!(moved.len(), 9);
+        assert_eq!(
+            moved.iter().map(|s| s.as_ptr()).collect::<Vec<_>>(),
+            strings
+        );
+    }
+
+    #[test]
+    fn a_host_made_answer_comes_out_of_outcome_with_the_same_buffers_and_content() {
+        let host = v1_4::host_alloc();
+        let s = |t: &str| host.string(RStr::from(t));
+        let mut answer = host.answer(Decision::Allow);
+        for (name, value) in [("x-user", "alice"), ("x-team", "platform"), ("x-a", "1")] {
+            answer.request_headers.push(HeaderMutation {
+                name: s(name),
+                value: s(value),
+                action: AppendAction::AppendIfExistsOrAdd,
+            });
+        }
+        answer.response_headers.push(HeaderMutation {
+            name: s("x-resp"),
+            value: s("yes"),
+            action: AppendAction::OverwriteIfExistsOrAdd,
+        });
+        answer.state_set.push(KeyValue {
+            key: s("tier"),
+            value: s("gold"),
+        });
+        answer.dynamic_metadata.push(KeyValue {
+            key: s("m"),
+            value: s("v"),
+        });
+        answer.remove_request_headers.push(s("cookie"));
+        answer.state_remove.push(s("old"));
+        answer.user_id = s("alice");
+        answer.body = s("not used on allow");
+        let header_value = answer.request_headers[1].value.as_ptr();
+        let state_value = answer.state_set[0].value.as_ptr();
+        let user = answer.user_id.as_ptr();
+        let removed = answer.remove_request_headers[0].as_ptr();
+        let body = answer.body.as_ptr();
+
+        let outcome = v1_4::outcome_of(answer);
+        assert!(outcome.allow);
+        assert_eq!(
+            outcome
+                .request_headers
+                .iter()
+                .map(|h| (h.name.as_str(), h.value.as_str(), h.action))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    "x-user",
+                    "alice",
+                    crate::model::AppendAction::AppendIfExistsOrAdd
+                ),
+                (
+                    "x-team",
+                    "platform",
+                    crate::model::AppendAction::AppendIfExistsOrAdd
+                ),
+                ("x-a", "1", crate::model::AppendAction::AppendIfExistsOrAdd),
+            ]
+        );
+        assert_eq!(outcome.response_headers[0].value, "yes");
+        assert_eq!(
+            outcome.response_headers[0].action,
+            crate::model::AppendAction::OverwriteIfExistsOrAdd
+        );
+        assert_eq!(
+            outcome.state_set,
+            [("tier".to_string(), "gold".to_string())]
+        );
+        assert_eq!(
+            outcome.dynamic_metadata,
+            [("m".to_string(), "v".to_string())]
+        );
+        assert_eq!(outcome.remove_request_headers, ["cookie"]);
+        assert_eq!(outcome.state_remove, ["old"]);
+        assert_eq!(outcome.user_id.as_deref(), Some("alice"));
+        assert_eq!(outcome.body, "not used on allow");
+        // Zero-copy: every string is the buffer the host's allocator made.
+        assert_eq!(outcome.request_headers[1].value.as_ptr(), header_value);
+        assert_eq!(outcome.state_set[0].1.as_ptr(), state_value);
+        assert_eq!(outcome.user_id.as_deref().map(str::as_ptr), Some(user));
+        assert_eq!(outcome.remove_request_headers[0].as_ptr(), removed);
+        assert_eq!(outcome.body.as_ptr(), body);
+    }
+
+    #[test]
+    fn an_empty_host_answer_becomes_an_empty_outcome() {
+        let outcome = v1_4::outcome_of(v1_4::host_alloc().answer(Decision::Deny));
+        assert!(!outcome.allow);
+        assert_eq!((outcome.status, outcome.body.as_str()), (0, ""));
+        assert!(outcome.request_headers.is_empty() && outcome.state_set.is_empty());
+        assert_eq!(outcome.user_id, None);
     }
 }

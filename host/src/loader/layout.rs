@@ -218,13 +218,16 @@ mod dumps {
     #[test]
     fn a_dump_names_fields_and_their_types() {
         let text = dump(<api::AuthRequest as abi_stable::StableAbi>::LAYOUT);
+        let version = api::INTERFACE_VERSION;
         assert!(
-            text.contains("AuthRequest (gatehouse-plugin-api 1.3.0): size"),
+            text.contains(&format!(
+                "AuthRequest (gatehouse-plugin-api {version}): size"
+            )),
             "{text}"
         );
         assert!(text.contains("  headers: RVec\n"), "{text}");
         assert!(
-            text.contains("Header (gatehouse-plugin-api 1.3.0): size"),
+            text.contains(&format!("Header (gatehouse-plugin-api {version}): size")),
             "{text}"
         );
     }

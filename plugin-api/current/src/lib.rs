@@ -2,7 +2,8 @@
 //!
 //! This crate is the whole contract between the `gatehouse` host and an auth plugin:
 //! FFI-safe request and response types, the [`AuthService`] trait object a plugin
-//! hands back, the [`StopSignal`] the host gives it, and the [`PluginMod`] root
+//! hands back, the [`StopSignal`] the host gives it (and its other services:
+//! [`LogSink`], [`CancelSignal`], [`HostAlloc`]), and the [`PluginMod`] root
 //! module every plugin library exports.
 //!
 //! Everything here is checked by `abi_stable` when a plugin is loaded: the interface
@@ -71,6 +72,15 @@
 //!   events into it); [`AuthService::authorize_in`] lends a [`CallContext`] with
 //!   the step's time budget, a [`CancelSignal`] and Envoy's metadata. Both are
 //!   new last fields with defaults, so everything 1.2 had is unchanged.
+//! - **1.4** (additive only): answers in the host's allocator. A new last
+//!   field of the root module, [`PluginMod::attach_host`], hands the library a
+//!   [`HostAlloc`] handle once, when the host loads it. Its
+//!   [`answer`](HostAlloc::answer) and [`string`](HostAlloc::string) make an
+//!   [`AuthResponse`] and strings whose buffers are the host's, which the
+//!   host then takes over without copying them (before 1.4 each string of an
+//!   answer was allocated by the plugin, copied by the host and freed through
+//!   the plugin's vtable). A plugin that ignores the handle still works, as
+//!   before. Nothing else changed.
 //!
 //! Plugin authors normally use `gatehouse-plugin-sdk`, which wraps this crate.
 #![allow(non_local_definitions)] // emitted by #[sabi_trait] on recent compilers
@@ -83,7 +93,8 @@ mod types;
 pub use module::{PluginMod, PluginModRef, ROOT_MODULE_NAME};
 pub use service::{
     AuthService, AuthServiceBox, AuthService_TO, CancelHandle, CancelSignal, CancelSignal_TO,
-    LogHandle, LogSink, LogSink_TO, StopHandle, StopSignal, StopSignal_TO,
+    HostAlloc, HostAllocHandle, HostAlloc_TO, LogHandle, LogSink, LogSink_TO, StopHandle,
+    StopSignal, StopSignal_TO,
 };
 pub use types::{
     AppendAction, AuthRequest, AuthResponse, CallContext, Decision, ErrorKind, Header,

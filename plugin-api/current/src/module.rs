@@ -10,7 +10,7 @@ use abi_stable::{
 };
 
 use crate::{
-    service::{AuthServiceBox, LogHandle},
+    service::{AuthServiceBox, HostAllocHandle, LogHandle},
     types::PluginError,
 };
 
@@ -40,12 +40,18 @@ pub struct PluginMod {
     /// Since 1.3: [`new_service`](Self::new_service) with the host's log sink
     /// for this step, which the instance uses for its whole life. A 1.3 host
     /// calls this instead of `new_service`.
-    #[sabi(last_prefix_field)]
     pub new_service_logged: extern "C" fn(
         name: RStr<'_>,
         config: RStr<'_>,
         log: LogHandle,
     ) -> RResult<AuthServiceBox, PluginError>,
+
+    /// Since 1.4: the host's allocator for this library's answers (see
+    /// [`HostAlloc`](crate::HostAlloc)). A 1.4 host calls this once, right
+    /// after loading the library and before any other entry point; should it
+    /// call it again, any handle will do (they are equivalent).
+    #[sabi(last_prefix_field)]
+    pub attach_host: extern "C" fn(host: HostAllocHandle),
 }
 
 impl RootModule for PluginModRef {

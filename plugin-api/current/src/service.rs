@@ -6,7 +6,9 @@ use abi_stable::{
 };
 use async_ffi::{BorrowingFfiFuture, FfiFuture};
 
-use crate::types::{AuthRequest, AuthResponse, CallContext, LogLevel, PluginError};
+use abi_stable::std_types::RString;
+
+use crate::types::{AuthRequest, AuthResponse, CallContext, Decision, LogLevel, PluginError};
 
 /// The host's cancellation signal for one configuration generation. A plugin checks
 /// it or awaits it to end background work when its configuration is replaced.
@@ -56,6 +58,38 @@ pub trait LogSink: Send + Sync + Clone {
 
 /// A log sink as handed to plugins.
 pub type LogHandle = LogSink_TO<'static, RBox<()>>;
+
+/// Since 1.4: the host's allocator, for the parts of a plugin's answer. The
+/// host hands each library one handle when it loads it, before any factory call
+/// ([`crate::PluginMod::attach_host`]).
+///
+/// An [`AuthResponse`] is moved to the host when the call ends. Strings and
+/// vectors the plugin allocates itself carry the plugin's vtable (its
+/// allocator): the host copies them into its own memory and frees them
+/// through the plugin. Values made here carry the *host's* vtable, so the host
+/// takes their buffers over without a copy. Both are correct; these are faster.
+///
+/// The plugin may use these values like any other `RString` and `RVec`: read
+/// them, push to them, grow, clear or drop them (growth and drop go through
+/// their vtable, i.e. into the host's allocator), keep them for later answers,
+/// hand them to other threads. They stay valid after the plugin's library is
+/// unloaded: they are the host's. A `clone()` is the plugin's own (abi_stable
+/// clones into the calling library's allocator).
+#[sabi_trait]
+pub trait HostAlloc: Send + Sync + Clone {
+    /// An empty answer of `decision` (status 0, nothing set) whose strings and
+    /// vectors are the host's. None has a buffer yet: nothing is allocated
+    /// until the plugin adds to it.
+    fn answer(&self, decision: Decision) -> AuthResponse;
+
+    /// `text` copied into a string of the host's (an empty `text` allocates
+    /// nothing: the plugin may `push_str` into the result to build one).
+    #[sabi(last_prefix_field)]
+    fn string(&self, text: RStr<'_>) -> RString;
+}
+
+/// The host's allocator as handed to a plugin library (since 1.4).
+pub type HostAllocHandle = HostAlloc_TO<'static, RBox<()>>;
 
 /// One configured instance of a plugin, as returned by [`crate::PluginMod`]'s factory.
 #[sabi_trait]
