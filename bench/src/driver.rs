@@ -781,8 +781,9 @@ fn report(
         cpu(Scenario::C, Scenario::A)
     );
     r += &format!("| C/A req/s | {c_a:.3} | |\n");
-    r += &format!("| D/A req/s | {d_a:.3} | ≥ 0.90: {} |\n", mark(d_a >= 0.90));
-    r += &format!("| D/B req/s | {d_b:.3} | ≥ 0.97: {} |\n", mark(d_b >= 0.97));
+    // Issue 15's target by the clock; its D/B target is by instructions (callgrind).
+    r += &format!("| D/A req/s | {d_a:.3} | ≥ 0.80: {} |\n", mark(d_a >= 0.80));
+    r += &format!("| D/B req/s | {d_b:.3} | (D/B ≥ 0.95 is judged by instructions) |\n");
     r += &format!("| B/A req/s | {b_a:.3} | (host without ABI vs bare gRPC) |\n");
     r += &format!(
         "| D p99 at half load | {d_p99:.0} µs | < 1000 µs: {} |\n",

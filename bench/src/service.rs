@@ -15,7 +15,7 @@ use envoy_types::pb::{
     },
     google::rpc::Status,
 };
-use tonic::{Request as GrpcRequest, Response as GrpcResponse};
+use tonic::{transport::server::TcpIncoming, Request as GrpcRequest, Response as GrpcResponse};
 
 /// Allow and deny counts, printed at exit so the driver can check decisions.
 #[derive(Default)]
@@ -76,7 +76,9 @@ pub async fn serve_until_terminated<S: Authorization>(
         .add_service(AuthorizationServer::new(service))
         .add_service(health)
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            // As `Server::serve` would: tonic's default is `tcp_nodelay(true)`,
+            // which `serve_with_incoming` leaves to the incoming stream.
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
             shutdown,
         )
         .await?;
