@@ -524,7 +524,7 @@ macro_rules! interface_version {
             }
 
             fn string(&self, text: RStr<'_>) -> RString {
-                RString::from(text.as_str())
+                super::release::host_string(text.as_str())
             }
         }
 

@@ -14,7 +14,7 @@
 //! Either way most of an answer's parts are empty and own no buffer
 //! (capacity 0): those are forgotten instead, with no call at all.
 
-use std::mem::ManuallyDrop;
+use std::{mem::ManuallyDrop, sync::OnceLock};
 
 use abi_stable::std_types::{RString, RVec};
 
@@ -27,11 +27,58 @@ pub(super) fn string<const MOVE: bool>(s: RString) -> String {
         return String::new();
     }
     if MOVE {
-        s.into_string()
+        take(s)
     } else {
         // `s` is dropped here, through its vtable.
         copy(&s)
     }
+}
+
+/// A string of the host's: what `HostAlloc::string` hands a plugin. All of
+/// them carry the one vtable [`take`] recognises: never inlined, so that
+/// this one function (one codegen unit) makes every one of them.
+#[inline(never)]
+pub(super) fn host_string(text: &str) -> RString {
+    RString::from(text)
+}
+
+/// `s` taken over. abi_stable's `into_string` recognises the host's own
+/// strings by the *address* of their vtable, a constant of which each of
+/// the host's codegen units has a copy: for the strings `host_string` makes
+/// it missed every time (measured), and then asked both vtables for their
+/// type ids (calls into each) before taking the buffer over anyway. Here the
+/// strings `host_string` makes are recognised by that one vtable's address,
+/// read once from one of them; any other string goes to `into_string`
+/// (taken over if it is the host's after all, else copied and freed through
+/// its own vtable).
+fn take(s: RString) -> String {
+    static HOST: OnceLock<usize> = OnceLock::new();
+    let host = *HOST.get_or_init(|| vtable(&host_string("x")));
+    if vtable(&s) != host {
+        return s.into_string();
+    }
+    let s = ManuallyDrop::new(s);
+    // The buffer pointer as stored (not derived from a borrow of the bytes).
+    let (buffer, length, capacity) = (s.as_ptr().cast_mut(), s.len(), s.capacity());
+    // SAFETY: `s` has the vtable of the strings `host_string` makes, i.e.
+    // abi_stable's `RVec<u8>` vtable of this binary: its buffer is a
+    // `Vec<u8>`'s of this binary's global allocator (the vtable's destructor
+    // frees it as one; growth through it reallocates it as one), `length`
+    // bytes of UTF-8 (an `RString`'s), `capacity` allocated. `s` is
+    // forgotten: the `String` is the buffer's only owner. This is what
+    // `into_string` does when its own check holds.
+    unsafe { String::from_raw_parts(buffer, length, capacity) }
+}
+
+/// The vtable word of `s`: `RString` is `#[repr(C)]` over one `RVec<u8>`,
+/// {buffer, length, capacity, vtable} (host/src/loader/abi/lend.rs checks
+/// this layout against a real `RString`).
+fn vtable(s: &RString) -> usize {
+    const _: () = assert!(std::mem::size_of::<RString>() == 4 * std::mem::size_of::<usize>());
+    // SAFETY: a bitwise copy of a 4-word value as 4 words; nothing is
+    // dropped or duplicated as an owner (only the words are read).
+    let words = unsafe { std::mem::transmute_copy::<RString, [usize; 4]>(s) };
+    words[3]
 }
 
 /// A copy of `s` (which stays where it is, to be dropped with its container).
@@ -83,6 +130,18 @@ mod tests {
         fn drop(&mut self) {
             DROPPED.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    #[test]
+    fn the_hosts_strings_share_one_vtable_word_and_are_taken_over_in_place() {
+        let (mut a, b) = (super::host_string("a"), super::host_string("a longer one"));
+        a.push_str(&"x".repeat(100));
+        assert_eq!(super::vtable(&a), super::vtable(&b));
+        assert_ne!(super::vtable(&a), a.as_ptr() as usize, "not the buffer");
+        let (buffer, text) = (a.as_ptr(), a.to_string());
+        let taken = super::string::<true>(a);
+        assert_eq!((taken.as_ptr(), taken), (buffer, text));
+        assert_eq!(super::string::<true>(b), "a longer one");
     }
 
     #[test]
