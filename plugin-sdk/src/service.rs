@@ -50,12 +50,11 @@ impl<P: Plugin> Service<P> {
             context: context.map(|c| (c, Context::deadline_of(c))),
         };
         // Called inside the first guarded poll, so a plugin whose `authorize`
-        // panics before returning its future is caught too.
+        // panics before returning its future is caught too. Held inline: the
+        // FFI future's one box holds it (no box of its own per call).
         Guarded {
             call,
-            future: Box::pin(
-                async move { self.plugin.authorize(Request::from_abi(request)).await },
-            ),
+            future: async move { self.plugin.authorize(Request::from_abi(request)).await },
         }
         .into_ffi()
     }
