@@ -33,7 +33,7 @@ impl Step for RequiredHeader {
         input: StepInput<'a>,
     ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         let value = input
-            .request
+            .request()
             .headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(&self.header))
@@ -72,7 +72,7 @@ impl Step for SetHeaders {
         input: StepInput<'a>,
     ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         for (key, want) in &self.require_state {
-            match input.state.get(key) {
+            match input.state().get(key) {
                 None => {
                     return Box::pin(future::ready(Ok(deny(
                         403,

@@ -124,7 +124,7 @@ where
     type Output = RResult<AuthResponse, PluginError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let _context = runtime::handle().enter();
+        let _context = runtime::enter();
         // SAFETY: `future` is structurally pinned: it is only ever reached
         // through this pinned projection, never moved, and `Guarded` has no
         // `Drop` of its own; `call` is not pinned (it is only read).

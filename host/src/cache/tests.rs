@@ -29,7 +29,7 @@ impl Step for Checker {
     ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         self.0.fetch_add(1, Ordering::SeqCst);
         let credential = input
-            .request
+            .request()
             .headers
             .iter()
             .find(|(n, _)| n == "authorization")

@@ -331,7 +331,8 @@ impl Chain {
         let mut run = Run {
             request,
             effects: Effects::new(request, state),
-            cache: RequestCache::default(),
+            // SAFETY: the run borrows `request` for as long as it lives.
+            cache: unsafe { RequestCache::new(request) },
             deadline: Instant::now() + self.limits.chain_deadline,
         };
         if let Some(expr) = &self.expr {
@@ -474,9 +475,7 @@ impl Chain {
             },
         };
         let state = &run.effects.state;
-        let result = self
-            .call(step, run.request, state, &mut run.cache, run.deadline)
-            .await;
+        let result = self.call(step, state, &mut run.cache, run.deadline).await;
         if let (Some((cache, key)), Ok(outcome)) = (key, &result) {
             let evicted = cache.store(key, outcome);
             if evicted > 0 {
@@ -489,7 +488,6 @@ impl Chain {
     async fn call(
         &self,
         step: &ChainStep,
-        request: &Request,
         state: &State,
         cache: &mut RequestCache,
         deadline: Instant,
@@ -500,13 +498,7 @@ impl Chain {
             .step_timeout
             .min(deadline.saturating_duration_since(now));
         // A panic while creating or polling the future is this request's error only.
-        let input = StepInput {
-            request,
-            state,
-            cache,
-            deadline: now + budget,
-            budget,
-        };
+        let input = StepInput::new(cache, state, now + budget, budget);
         let future = std::panic::catch_unwind(AssertUnwindSafe(move || step.step.authorize(input)))
             .map_err(|p| StepError::Panic(panic_message(p)))?;
         let mut future = AssertUnwindSafe(future).catch_unwind();

@@ -15,7 +15,7 @@ where
         input: StepInput<'a>,
     ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
         self.1.fetch_add(1, Ordering::SeqCst);
-        let result = (self.0)(input.state);
+        let result = (self.0)(input.state());
         Box::pin(async move { result })
     }
 }

@@ -276,40 +276,65 @@ macro_rules! interface_version {
 
             /// This version's request for a plugin that borrows it (1.2 and
             /// later), lent from the host's `Request` and `State` without a
-            /// copy (see `lend`). One per chain run, in the run's cache: its
-            /// vectors' buffers are reused from step to step, and every string
-            /// is pointed anew at the call's own borrows before each call.
+            /// copy (see `lend`). One per chain run, in the run's cache: the
+            /// request's parts are lent once, on the run's first call of this
+            /// version, and `state` (which changes from step to step) anew
+            /// before every call, into the same buffers.
             #[allow(dead_code)] // the `owned` call mode copies instead
             #[derive(Default)]
-            struct Lent(std::mem::ManuallyDrop<abi::AuthRequest>);
+            struct Lent {
+                request: std::mem::ManuallyDrop<abi::AuthRequest>,
+                /// Whether the request's parts are lent already.
+                lent: bool,
+            }
 
             #[allow(dead_code)]
             impl Lent {
                 /// The request lent from `r` and `state`, for as long as they
                 /// are borrowed.
-                fn lend<'a>(&'a mut self, r: &'a Request, state: &'a State) -> &'a abi::AuthRequest {
+                ///
+                /// # Safety
+                ///
+                /// `r` is the same request on every call, and outlives this
+                /// `Lent`: the request of the `RequestCache` it lives in.
+                unsafe fn lend<'a>(&'a mut self, r: &'a Request, state: &'a State) -> &'a abi::AuthRequest {
                     use super::lend;
-                    let a = &mut *self.0;
-                    // SAFETY: every string is lent from `r` or `state`, which
-                    // the returned borrow cannot outlive, and is only read
-                    // through it; the previous ones are forgotten (`put`,
-                    // `forget_elements`), never dropped (also in `drop`).
+                    let a = &mut *self.request;
+                    // SAFETY: every string is lent from `r` or `state` and is
+                    // only read through the returned borrow; `r`'s are lent
+                    // once and stay valid (the caller's contract), `state`'s
+                    // anew for this borrow. The previous ones are forgotten
+                    // (`forget_elements`), never dropped (also in `drop`).
+                    unsafe {
+                        if !std::mem::replace(&mut self.lent, true) {
+                            Self::lend_request(a, r);
+                        }
+                        lend::forget_elements(&mut a.state);
+                        a.state.extend(state.iter().map(|(k, v)| abi::KeyValue {
+                            key: lend::string(k),
+                            value: lend::string(v),
+                        }));
+                    }
+                    a
+                }
+
+                /// Lends `r`'s parts into `a` (whose strings are all empty).
+                unsafe fn lend_request(a: &mut abi::AuthRequest, r: &Request) {
+                    use super::lend;
+                    // SAFETY: as `lend`; the strings replaced are empty ones.
                     unsafe {
                         lend::put(&mut a.id, &r.id);
                         lend::put(&mut a.method, &r.method);
                         lend::put(&mut a.scheme, &r.scheme);
                         lend::put(&mut a.host, &r.host);
                         lend::put(&mut a.path, &r.path);
-                        lend::forget_elements(&mut a.headers);
                         a.headers.extend(r.headers.iter().map(|(n, v)| abi::Header {
                             name: lend::string(n),
                             value: lend::string(v),
                         }));
-                        let body = match &r.body {
-                            Some(b) => ROption::RSome(lend::bytes(b)),
-                            None => ROption::RNone,
-                        };
-                        let _ = std::mem::ManuallyDrop::new(std::mem::replace(&mut a.body, body));
+                        if let Some(b) = &r.body {
+                            a.body = ROption::RSome(lend::bytes(b));
+                        }
                         for (to, from) in [(&mut a.source, &r.source), (&mut a.destination, &r.destination)] {
                             lend::put(&mut to.address, &from.address);
                             to.port = from.port;
@@ -317,23 +342,40 @@ macro_rules! interface_version {
                             lend::put(&mut to.certificate, &from.certificate);
                         }
                         lend::put(&mut a.tls_sni, &r.tls_sni);
-                        for (to, from) in [(&mut a.context_extensions, &r.context_extensions), (&mut a.state, state)] {
-                            lend::forget_elements(to);
-                            to.extend(from.iter().map(|(k, v)| abi::KeyValue {
-                                key: lend::string(k),
-                                value: lend::string(v),
-                            }));
-                        }
+                        a.context_extensions.extend(r.context_extensions.iter().map(|(k, v)| abi::KeyValue {
+                            key: lend::string(k),
+                            value: lend::string(v),
+                        }));
                     }
-                    a
                 }
+            }
+
+            /// What a plugin is lent on two calls of one run with `r`: per
+            /// call, where each header name's bytes are and the state's pairs.
+            #[cfg(test)]
+            #[allow(dead_code)]
+            pub(in crate::loader) fn lent_twice(
+                r: &Request,
+                states: [&State; 2],
+            ) -> Vec<(Vec<*const u8>, Vec<(String, String)>)> {
+                let mut lent = Lent::default();
+                states
+                    .into_iter()
+                    .map(|state| {
+                        // SAFETY: one request on every call, outliving `lent`.
+                        let a = unsafe { lent.lend(r, state) };
+                        let names = a.headers.iter().map(|h| h.name.as_str().as_ptr()).collect();
+                        let pairs = a.state.iter().map(|kv| (kv.key.to_string(), kv.value.to_string())).collect();
+                        (names, pairs)
+                    })
+                    .collect()
             }
 
             impl Drop for Lent {
                 fn drop(&mut self) {
                     // The vectors' buffers are the host's; their elements and
                     // every string are lent, left to the `ManuallyDrop`.
-                    let a = &mut *self.0;
+                    let a = &mut *self.request;
                     super::lend::forget_elements(&mut a.headers);
                     drop(std::mem::take(&mut a.headers));
                     for list in [&mut a.context_extensions, &mut a.state] {
@@ -565,7 +607,7 @@ macro_rules! interface_version {
                 &'a self,
                 input: StepInput<'a>,
             ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-                let owned = request(input.request, input.state);
+                let owned = request(input.request(), input.state());
                 let future = self.0.authorize(owned);
                 answer(future)
             }
@@ -580,13 +622,10 @@ macro_rules! interface_version {
                 &'a self,
                 input: StepInput<'a>,
             ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-                let StepInput {
-                    request: original,
-                    state: current,
-                    cache,
-                    ..
-                } = input;
-                let lent = cache.get_or_insert_with(Lent::default).lend(original, current);
+                let (original, current, cache) = input.into_parts();
+                // SAFETY: `original` is the request of the cache the `Lent`
+                // lives in (`StepInput::into_parts`).
+                let lent = unsafe { cache.get_or_insert_with(Lent::default).lend(original, current) };
                 let future = self.0.authorize(lent);
                 answer(future)
             }
@@ -656,18 +695,15 @@ macro_rules! interface_version {
                 &'a self,
                 input: StepInput<'a>,
             ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
-                let StepInput {
-                    request: original,
-                    state: current,
-                    cache,
-                    budget,
-                    ..
-                } = input;
+                let budget = input.budget();
+                let (original, current, cache) = input.into_parts();
                 let Run { lent, cancel, context } = cache.get_or_insert_with(Run::default);
                 // Moved into the future before its first poll: fires also for
                 // a future dropped unpolled.
                 let fire = cancel.next_call().fire_on_drop();
-                let lent = lent.lend(original, current);
+                // SAFETY: `original` is the request of the cache the `Run`
+                // lives in (`StepInput::into_parts`).
+                let lent = unsafe { lent.lend(original, current) };
                 let context = call_context(context, cancel, original, super::budget_ms(budget));
                 Box::pin(async move {
                     let _fire = fire;
@@ -917,6 +953,30 @@ mod host_alloc_tests {
     use api::{abi_stable::std_types::RStr, AppendAction, Decision, HeaderMutation, KeyValue};
 
     use super::{release, v1_4};
+
+    #[test]
+    fn a_runs_request_is_lent_once_and_its_state_anew_for_every_call() {
+        let request = crate::model::Request {
+            headers: vec![("a".into(), "1".into()), ("b".into(), "2".into())],
+            ..crate::model::Request::default()
+        };
+        let first = crate::model::State::from([("k".to_string(), "1".to_string())]);
+        let second = crate::model::State::from([
+            ("k".to_string(), "2".to_string()),
+            ("z".to_string(), "3".to_string()),
+        ]);
+        let calls = super::v1_4::lent_twice(&request, [&first, &second]);
+        let names: Vec<_> = request.headers.iter().map(|(n, _)| n.as_ptr()).collect();
+        assert_eq!(calls[0].0, names, "the host's own bytes, not copies");
+        assert_eq!(calls[1].0, names, "still lent on the second call");
+        let pairs = |s: &crate::model::State| s.clone().into_iter().collect::<Vec<_>>();
+        assert_eq!(calls[0].1, pairs(&first));
+        assert_eq!(
+            calls[1].1,
+            pairs(&second),
+            "the state as the second call sees it"
+        );
+    }
 
     #[test]
     fn a_string_made_by_the_host_and_grown_by_a_plugin_is_moved_out_without_a_copy() {

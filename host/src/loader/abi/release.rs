@@ -109,11 +109,30 @@ pub(super) fn vec<const MOVE: bool, T, U>(
         return Vec::new();
     }
     if MOVE {
-        v.into_iter().map(moved).collect()
+        moved_out(v, moved)
     } else {
         // `v` is dropped here, through its vtable.
         v.iter().map(copied).collect()
     }
+}
+
+/// `v`'s elements moved out one by one into a `Vec` of their conversions,
+/// then its emptied buffer freed through its vtable: what `into_iter().map()
+/// .collect()` does, without the iterator's calls per element (measured).
+fn moved_out<T, U>(mut v: RVec<T>, mut moved: impl FnMut(T) -> U) -> Vec<U> {
+    let length = v.len();
+    let mut out = Vec::with_capacity(length);
+    // SAFETY: the length is set to 0 first, so `v` drops none of the
+    // elements (a panic in `moved` leaks the rest, it never drops one twice);
+    // each of the `length` initialised elements is then read exactly once.
+    unsafe {
+        v.set_len(0);
+        let elements = v.as_ptr();
+        for index in 0..length {
+            out.push(moved(std::ptr::read(elements.add(index))));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
