@@ -33,6 +33,7 @@ impl std::ops::Deref for Response {
 }
 
 /// An allow response with no effects; add some with [`ResponseExt`].
+#[inline]
 pub fn allow() -> Response {
     Response(host::answer(Decision::Allow))
 }
@@ -158,6 +159,7 @@ impl ResponseView for AuthResponse {
     }
 }
 
+#[inline]
 fn mutation(name: &str, value: &str, action: AppendAction) -> HeaderMutation {
     HeaderMutation {
         name: host::string(name),
@@ -175,6 +177,7 @@ pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
 }
 
 /// A key/value entry of an answer.
+#[inline]
 fn answer_kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: host::string(key),
@@ -183,16 +186,19 @@ fn answer_kv(key: &str, value: &str) -> KeyValue {
 }
 
 impl ResponseExt for Response {
+    #[inline]
     fn request_header(mut self, name: &str, value: &str, action: AppendAction) -> Self {
         self.0.request_headers.push(mutation(name, value, action));
         self
     }
 
+    #[inline]
     fn remove_header(mut self, name: &str) -> Self {
         self.0.remove_request_headers.push(host::string(name));
         self
     }
 
+    #[inline]
     fn response_header(mut self, name: &str, value: &str) -> Self {
         self.0
             .response_headers
@@ -200,21 +206,25 @@ impl ResponseExt for Response {
         self
     }
 
+    #[inline]
     fn set_state(mut self, key: &str, value: &str) -> Self {
         self.0.state_set.push(answer_kv(key, value));
         self
     }
 
+    #[inline]
     fn remove_state(mut self, key: &str) -> Self {
         self.0.state_remove.push(host::string(key));
         self
     }
 
+    #[inline]
     fn user(mut self, id: &str) -> Self {
         self.0.user_id = host::string(id);
         self
     }
 
+    #[inline]
     fn metadata(mut self, key: &str, value: &str) -> Self {
         self.0.dynamic_metadata.push(answer_kv(key, value));
         self

@@ -26,6 +26,7 @@ pub fn attach(host: HostAllocHandle) {
 
 /// An empty answer of `decision`: the host's when attached, the plugin's
 /// otherwise.
+#[inline]
 pub(crate) fn answer(decision: Decision) -> AuthResponse {
     match HOST.get() {
         Some(host) => host.answer(decision),
@@ -38,6 +39,7 @@ pub(crate) fn answer(decision: Decision) -> AuthResponse {
 
 /// `text` as a string of an answer: the host's when attached, the plugin's
 /// otherwise.
+#[inline]
 pub(crate) fn string(text: &str) -> RString {
     match HOST.get() {
         Some(host) => host.string(RStr::from(text)),

@@ -309,7 +309,7 @@ macro_rules! interface_version {
                         if !std::mem::replace(&mut self.lent, true) {
                             Self::lend_request(a, r);
                         }
-                        lend::forget_elements(&mut a.state);
+                        lend::room_for(&mut a.state, state.len());
                         a.state.extend(state.iter().map(|(k, v)| abi::KeyValue {
                             key: lend::string(k),
                             value: lend::string(v),
@@ -328,6 +328,7 @@ macro_rules! interface_version {
                         lend::put(&mut a.scheme, &r.scheme);
                         lend::put(&mut a.host, &r.host);
                         lend::put(&mut a.path, &r.path);
+                        lend::room_for(&mut a.headers, r.headers.len());
                         a.headers.extend(r.headers.iter().map(|(n, v)| abi::Header {
                             name: lend::string(n),
                             value: lend::string(v),
@@ -342,6 +343,7 @@ macro_rules! interface_version {
                             lend::put(&mut to.certificate, &from.certificate);
                         }
                         lend::put(&mut a.tls_sni, &r.tls_sni);
+                        lend::room_for(&mut a.context_extensions, r.context_extensions.len());
                         a.context_extensions.extend(r.context_extensions.iter().map(|(k, v)| abi::KeyValue {
                             key: lend::string(k),
                             value: lend::string(v),
