@@ -46,13 +46,14 @@ pub(super) struct RunCancel {
 }
 
 impl RunCancel {
-    /// The next call's cancellation.
-    pub(super) fn next_call(&mut self) -> CallCancel {
+    /// Starts the run's next call: its guard fires the call's cancellation
+    /// when dropped. It borrows the run's state (no reference count per call).
+    pub(super) fn next_call(&mut self) -> FireOnDrop<'_> {
         let call = self.shared.started.load(Ordering::Relaxed);
         // Only this (`&mut`) writes it; `CurrentCall` reads it.
         self.shared.started.store(call + 1, Ordering::SeqCst);
-        CallCancel {
-            run: self.shared.clone(),
+        FireOnDrop {
+            run: &self.shared,
             call,
         }
     }
@@ -71,6 +72,9 @@ struct CancelState {
     started: AtomicU64,
     /// How many of the run's calls have ended (they end in order).
     ended: AtomicU64,
+    /// Whether anything ever waited on `waiters` (set before it first
+    /// does): until then a call's end notifies no one (no lock per call).
+    watched: std::sync::atomic::AtomicBool,
     waiters: tokio::sync::Notify,
 }
 
@@ -110,6 +114,9 @@ impl CallCancel {
 
     /// Completes once the call ended; needs no runtime.
     pub(super) async fn cancelled(self) {
+        // Before any `notified`: a call that ends after this store sees it
+        // and notifies; one that ended before it is seen by the check below.
+        self.run.watched.store(true, Ordering::SeqCst);
         loop {
             // Made before the check: a `notify_waiters` after it wakes it.
             let notified = self.run.waiters.notified();
@@ -119,21 +126,33 @@ impl CallCancel {
             notified.await;
         }
     }
+}
 
-    /// Fires this cancellation when the returned guard is dropped.
-    pub(super) fn fire_on_drop(self) -> FireOnDrop {
-        FireOnDrop(self)
+/// Fires one call's cancellation when dropped (see [`RunCancel::next_call`]).
+pub(super) struct FireOnDrop<'r> {
+    run: &'r std::sync::Arc<CancelState>,
+    call: u64,
+}
+
+impl FireOnDrop<'_> {
+    /// The call's cancellation, as a plugin's clone of its signal holds it.
+    #[cfg(test)]
+    pub(super) fn call(&self) -> CallCancel {
+        CallCancel {
+            run: self.run.clone(),
+            call: self.call,
+        }
     }
 }
 
-/// Fires its [`CallCancel`] when dropped.
-pub(super) struct FireOnDrop(CallCancel);
-
-impl Drop for FireOnDrop {
+impl Drop for FireOnDrop<'_> {
     fn drop(&mut self) {
-        let CallCancel { run, call } = &self.0;
-        run.ended.fetch_max(call + 1, Ordering::SeqCst);
-        run.waiters.notify_waiters();
+        self.run.ended.fetch_max(self.call + 1, Ordering::SeqCst);
+        // SeqCst with `cancelled`'s store and check: either it sees `watched`
+        // and notifies, or the waiter's check sees `ended` (no lost wakeup).
+        if self.run.watched.load(Ordering::SeqCst) {
+            self.run.waiters.notify_waiters();
+        }
     }
 }
 
@@ -700,13 +719,13 @@ macro_rules! interface_version {
                 let budget = input.budget();
                 let (original, current, cache) = input.into_parts();
                 let Run { lent, cancel, context } = cache.get_or_insert_with(Run::default);
-                // Moved into the future before its first poll: fires also for
-                // a future dropped unpolled.
-                let fire = cancel.next_call().fire_on_drop();
                 // SAFETY: `original` is the request of the cache the `Run`
                 // lives in (`StepInput::into_parts`).
                 let lent = unsafe { lent.lend(original, current) };
                 let context = call_context(context, cancel, original, super::budget_ms(budget));
+                // Moved into the future before its first poll: fires also for
+                // a future dropped unpolled.
+                let fire = cancel.next_call();
                 Box::pin(async move {
                     let _fire = fire;
                     result(self.0.authorize_in(lent, context).await)
@@ -900,13 +919,15 @@ mod cancel_tests {
     #[tokio::test]
     async fn a_call_is_cancelled_when_it_ends_and_the_runs_next_call_is_not() {
         let mut run = RunCancel::default();
-        let first = run.next_call();
+        let fire = run.next_call();
+        let first = fire.call();
         let waiter = tokio::spawn(first.clone().cancelled());
-        let fire = first.clone().fire_on_drop();
+        tokio::task::yield_now().await; // it waits before the call ends
         assert!(!first.is_cancelled());
         // The step timed out: its future (and guard) is dropped, the next step starts.
         drop(fire);
-        let second = run.next_call();
+        let fire = run.next_call();
+        let second = fire.call();
         assert!(first.is_cancelled() && !second.is_cancelled());
         tokio::time::timeout(Duration::from_secs(5), waiter)
             .await
@@ -915,7 +936,7 @@ mod cancel_tests {
         let later = tokio::spawn(second.clone().cancelled());
         tokio::task::yield_now().await;
         assert!(!later.is_finished(), "the second call has not ended");
-        drop(second.clone().fire_on_drop());
+        drop(fire);
         tokio::time::timeout(Duration::from_secs(5), later)
             .await
             .expect("the second call's waiter wakes")
@@ -927,7 +948,7 @@ mod cancel_tests {
         let mut run = RunCancel::default();
         let current = run.current();
         assert!(current.is_cancelled(), "no call started yet");
-        let fire = run.next_call().fire_on_drop();
+        let fire = run.next_call();
         assert!(!current.is_cancelled(), "the first call runs");
         let kept = current.call();
         drop(fire);
@@ -935,7 +956,7 @@ mod cancel_tests {
             current.is_cancelled() && kept.is_cancelled(),
             "the first call ended"
         );
-        let fire = run.next_call().fire_on_drop();
+        let fire = run.next_call();
         assert!(!current.is_cancelled(), "the second call runs");
         assert!(
             kept.is_cancelled(),

@@ -132,7 +132,37 @@ fn moved_out<T, U>(mut v: RVec<T>, mut moved: impl FnMut(T) -> U) -> Vec<U> {
             out.push(moved(std::ptr::read(elements.add(index))));
         }
     }
+    free_empty(v);
     out
+}
+
+/// Frees the buffer of `v` (which has no elements left): directly when it is
+/// this binary's own `RVec<T>` (recognised by its vtable word, as `take`
+/// recognises strings), else through its vtable. Saves a call per vector.
+fn free_empty<T>(v: RVec<T>) {
+    debug_assert!(v.is_empty());
+    if !is_own(&v) {
+        return drop(v);
+    }
+    let v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: `v` has this binary's `RVec<T>` vtable: its buffer is a
+    // `Vec<T>`'s of this binary's global allocator with `capacity` elements,
+    // and it holds none (`moved_out` read them all and set the length to 0).
+    // `v` is forgotten: the `Vec` is the buffer's only owner.
+    drop(unsafe { Vec::from_raw_parts(v.as_ptr().cast_mut(), 0, v.capacity()) });
+}
+
+/// Whether `v` carries this binary's `RVec<T>` vtable (read from an empty
+/// one: with one codegen unit there is one; a miss only costs the call).
+fn is_own<T>(v: &RVec<T>) -> bool {
+    const _: () = assert!(std::mem::size_of::<RVec<u8>>() == 4 * std::mem::size_of::<usize>());
+    let own = ManuallyDrop::new(RVec::<T>::new());
+    // SAFETY (both): bitwise copies of 4-word values as 4 words, nothing
+    // dropped or duplicated as an owner; {buffer, length, capacity, vtable}
+    // is `RVec`'s layout (host/src/loader/abi/lend.rs checks it).
+    let mine = unsafe { std::mem::transmute_copy::<RVec<T>, [usize; 4]>(&own) }[3];
+    let theirs = unsafe { std::mem::transmute_copy::<RVec<T>, [usize; 4]>(v) }[3];
+    mine == theirs
 }
 
 #[cfg(test)]
@@ -199,6 +229,17 @@ mod tests {
         // `RString`): an empty vector with a dangling buffer. It is only
         // handed to functions that must not touch its vtable.
         unsafe { std::mem::transmute::<[usize; 4], RVec<T>>(raw) }
+    }
+
+    #[test]
+    fn the_hosts_own_vectors_are_recognised_and_no_other() {
+        let mut own = RVec::from(vec![1u32]);
+        own.extend(2..40); // grown through the vtable
+        assert!(super::is_own(&own) && super::is_own(&RVec::<RString>::new()));
+        // Never dropped: its vtable is poisoned.
+        assert!(!super::is_own(&std::mem::ManuallyDrop::new(poisoned::<u32>())));
+        let moved = super::vec::<true, _, _>(own, |n| n * 2, |n| *n);
+        assert_eq!(moved, (1..40).map(|n| n * 2).collect::<Vec<_>>());
     }
 
     #[test]
