@@ -14,13 +14,23 @@ use crate::host;
 /// [`ResponseExt`] methods, so it cannot say something contradictory (an allow
 /// with a denial body, a denial with status 0 or 200). Read it in tests with
 /// [`ResponseView`] or through `Deref` (the ABI fields, read-only).
+///
+/// Boxed: the builder methods take and return it by value, and a box moves
+/// as one word where the answer itself is ~280 bytes (a copy per call). The
+/// box costs a plugin `malloc` and `free`, less than the copies it saves
+/// (BENCHMARKS.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response(AuthResponse);
+pub struct Response(Box<AuthResponse>);
 
 impl Response {
+    /// `answer`, boxed.
+    fn new(answer: AuthResponse) -> Self {
+        Self(Box::new(answer))
+    }
+
     /// The ABI value handed to the host.
     pub(crate) fn into_abi(self) -> AuthResponse {
-        self.0
+        *self.0
     }
 }
 
@@ -35,7 +45,7 @@ impl std::ops::Deref for Response {
 /// An allow response with no effects; add some with [`ResponseExt`].
 #[inline]
 pub fn allow() -> Response {
-    Response(host::answer(Decision::Allow))
+    Response::new(host::answer(Decision::Allow))
 }
 
 /// A denial with an HTTP status and body. A status no denial can have (below
@@ -49,7 +59,7 @@ pub fn deny(status: u16, body: impl Into<String>) -> Response {
     let mut answer = host::answer(Decision::Deny);
     answer.status = status;
     answer.body = host::owned_string(body.into());
-    Response(answer)
+    Response::new(answer)
 }
 
 /// The last entry of `key` (a later write overrides an earlier one).
@@ -121,11 +131,11 @@ impl ResponseView for Response {
     }
 
     fn state_set(&self, key: &str) -> Option<&str> {
-        ResponseView::state_set(&self.0, key)
+        ResponseView::state_set(&*self.0, key)
     }
 
     fn user_id(&self) -> Option<&str> {
-        ResponseView::user_id(&self.0)
+        ResponseView::user_id(&*self.0)
     }
 }
 
