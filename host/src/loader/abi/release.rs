@@ -237,7 +237,9 @@ mod tests {
         own.extend(2..40); // grown through the vtable
         assert!(super::is_own(&own) && super::is_own(&RVec::<RString>::new()));
         // Never dropped: its vtable is poisoned.
-        assert!(!super::is_own(&std::mem::ManuallyDrop::new(poisoned::<u32>())));
+        assert!(!super::is_own(&std::mem::ManuallyDrop::new(
+            poisoned::<u32>()
+        )));
         let moved = super::vec::<true, _, _>(own, |n| n * 2, |n| *n);
         assert_eq!(moved, (1..40).map(|n| n * 2).collect::<Vec<_>>());
     }
