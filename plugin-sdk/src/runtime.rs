@@ -6,7 +6,8 @@
 //! owns one small multi-threaded runtime per plugin library, created on first use.
 //! Every `authorize` future is polled *inside its context* (so timers and sockets
 //! register with it and its worker drives them), while the host's thread does the
-//! polling — no hop between threads for plugins that do no I/O.
+//! polling — no hop between threads for plugins that do no I/O. A host thread
+//! enters the context on its first call and stays in it (see `enter`).
 //!
 //! For outbound calls just `.await` them in `authorize`. For background work
 //! (refreshing keys, say) call [`spawn`] from `start` and end it on [`crate::Stop`].
