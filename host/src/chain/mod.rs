@@ -50,7 +50,7 @@ pub enum StepError {
 /// One step of a chain, as the chain sees it. The loader adapts plugin services
 /// to this trait; tests implement it directly.
 pub trait Step: Send + Sync {
-    /// Decides `input.request` given the state left by earlier steps. The future
+    /// Decides `input.request()` given the state left by earlier steps. The future
     /// may borrow the input: it is awaited (or dropped) before the next step runs.
     fn authorize<'a>(
         &'a self,
