@@ -7,7 +7,7 @@ use tonic::service::Routes;
 use tonic_health::pb::health_server::{Health, HealthServer};
 
 use crate::{
-    frontend::envoy::EnvoyAuthorization,
+    frontend::envoy::{EnvoyAuthorization, CHECK},
     listener::{
         http::{self, Protocol},
         ConnLimits, Drain,
@@ -44,11 +44,22 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .expect("bundled descriptor sets are valid");
-    let routes = Routes::new(EnvoyAuthorization::new(router))
+    let authorization = EnvoyAuthorization::new(router);
+    let routes = Routes::new(authorization.clone())
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .prepare()
         .into_axum_router();
-    http::serve(listener, "gRPC", Protocol::Http2, routes, limits, drain).await;
+    // `Check`, nearly every request, is served without the router's matching.
+    let check = http::Direct::new(CHECK, move |request, busy| {
+        let check = authorization.clone().check(request);
+        Box::pin(async move {
+            let response = check.await;
+            drop(busy);
+            Ok(response.map(axum::body::Body::new))
+        })
+    });
+    let app = (routes, Some(check));
+    http::serve_with(listener, "gRPC", Protocol::Http2, app, limits, drain).await;
 }

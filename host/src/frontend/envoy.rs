@@ -30,7 +30,7 @@ mod reply;
 mod service;
 pub mod wire;
 
-pub use service::EnvoyAuthorization;
+pub use service::{EnvoyAuthorization, CHECK};
 
 /// gRPC status codes used in `CheckResponse.status`.
 const OK: i32 = 0;

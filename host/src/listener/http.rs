@@ -40,9 +40,38 @@ const GOODBYE_GRACE: Duration = Duration::from_secs(1);
 struct Shared {
     builder: auto::Builder<TokioExecutor>,
     app: axum::Router,
+    direct: Option<Arc<Direct>>,
     protocol: Protocol,
     limits: ConnLimits,
     drain: Drain,
+}
+
+/// What a request's future is, whoever serves it.
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// One path served straight, without the router: the gRPC listener's
+/// `Check`, which is nearly all of its requests. The router would first
+/// match the path and store its parameters in the request (an allocation),
+/// then call the route through a cloned boxed service (BENCHMARKS.md: about
+/// 1.6 k instructions per request). Every other path still goes to the router.
+pub struct Direct {
+    path: &'static str,
+    serve: Box<dyn Fn(Request<Incoming>, Busy) -> Answer + Send + Sync>,
+}
+
+impl Direct {
+    /// Serves requests for exactly `path` with `serve`, which must drop the
+    /// [`Busy`] it is given once the response is ready (it counts the request
+    /// as in flight, for idle timeouts and draining).
+    pub fn new(
+        path: &'static str,
+        serve: impl Fn(Request<Incoming>, Busy) -> Answer + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            path,
+            serve: Box::new(serve),
+        }
+    }
 }
 
 /// Serves `app` on `listener` until `drain` stops it (then finishes or cuts
@@ -56,9 +85,23 @@ pub async fn serve(
     limits: ConnLimits,
     drain: Drain,
 ) {
+    serve_with(listener, name, protocol, (app, None), limits, drain).await;
+}
+
+/// [`serve`], with requests for `direct`'s path served by it and every
+/// other one by the router.
+pub async fn serve_with(
+    listener: TcpListener,
+    name: &'static str,
+    protocol: Protocol,
+    (app, direct): (axum::Router, Option<Direct>),
+    limits: ConnLimits,
+    drain: Drain,
+) {
     let shared = Arc::new(Shared {
         builder: builder(protocol, &limits),
         app,
+        direct: direct.map(Arc::new),
         protocol,
         limits: limits.clone(),
         drain: drain.clone(),
@@ -92,6 +135,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let io = TokioIo::new(Tracked::new(stream, activity.clone(), http2));
     let service = Counted {
         app: shared.app.clone(),
+        direct: shared.direct.clone(),
         // Only the HTTP frontend reads the peer; gRPC gets it from the request.
         peer: (!http2).then_some(peer),
         activity: activity.clone(),
@@ -140,10 +184,12 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     }
 }
 
-/// The router, with the peer address and the in-flight count of its connection.
+/// The router (and the direct path, if any), with the peer address and the
+/// in-flight count of its connection.
 #[derive(Clone)]
 struct Counted {
     app: axum::Router,
+    direct: Option<Arc<Direct>>,
     /// Given to each request as `ConnectInfo` (HTTP/1 listeners only: an
     /// extension costs an allocation per request).
     peer: Option<SocketAddr>,
@@ -153,18 +199,76 @@ struct Counted {
 impl hyper::service::Service<Request<Incoming>> for Counted {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Answer;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
         if let Some(peer) = self.peer {
             request.extensions_mut().insert(ConnectInfo(peer));
         }
         let busy: Busy = self.activity.begin();
+        if let Some(direct) = self.direct.as_deref() {
+            if request.uri().path() == direct.path {
+                return (direct.serve)(request, busy);
+            }
+        }
         let mut app = self.app.clone();
         Box::pin(async move {
             let response = tower_service::Service::call(&mut app, request).await;
             drop(busy);
             response
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// The body of a `GET path` over a fresh HTTP/1.1 connection to `addr`.
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let head = format!("GET {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        answer
+    }
+
+    #[tokio::test]
+    async fn the_direct_path_is_served_by_it_and_every_other_one_by_the_router() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let app = axum::Router::new().fallback(|| async { "from the router" });
+        let direct = Direct::new("/direct", |_request, busy| {
+            Box::pin(async move {
+                drop(busy);
+                Ok(Response::new(axum::body::Body::from("served directly")))
+            })
+        });
+        let drain = Drain::new();
+        let served = (app, Some(direct));
+        let server = tokio::spawn(serve_with(
+            listener,
+            "test",
+            Protocol::Http1,
+            served,
+            ConnLimits::default(),
+            drain.clone(),
+        ));
+        for (path, want) in [
+            ("/direct", "served directly"),
+            ("/direct?q=1", "served directly"),
+            ("/direct/more", "from the router"),
+            ("/directly", "from the router"),
+            ("/", "from the router"),
+        ] {
+            let answer = get(addr, path).await;
+            assert!(answer.starts_with("HTTP/1.1 200"), "{path}: {answer}");
+            assert!(answer.ends_with(want), "{path}: {answer}");
+        }
+        drain.start(Duration::from_secs(1));
+        server.await.expect("the listener stops on drain");
     }
 }

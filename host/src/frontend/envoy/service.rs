@@ -21,7 +21,7 @@ use super::{codec::CheckCodec, from_wire, reply::Reply, wire};
 use crate::router::Router;
 
 /// The path of the one method.
-const CHECK: &str = "/envoy.service.auth.v3.Authorization/Check";
+pub const CHECK: &str = "/envoy.service.auth.v3.Authorization/Check";
 
 /// The `envoy.service.auth.v3.Authorization` service.
 #[derive(Clone)]
@@ -33,6 +33,18 @@ impl EnvoyAuthorization {
     /// Serves checks with the chains `router` currently holds.
     pub fn new(router: Arc<Router>) -> Self {
         Self { router }
+    }
+
+    /// Answers one call of [`CHECK`] (the path is not checked again): what
+    /// the listener's direct path calls, and the service's own `call`.
+    pub async fn check<B>(self, request: http::Request<B>) -> http::Response<tonic::body::Body>
+    where
+        B: Body + Send + 'static,
+        B::Error: Into<StdError> + Send + 'static,
+    {
+        Grpc::new(CheckCodec)
+            .unary(Check(self.router), request)
+            .await
     }
 }
 
@@ -74,8 +86,8 @@ where
         if request.uri().path() != CHECK {
             return Box::pin(async { Ok(tonic::Status::unimplemented("").into_http()) });
         }
-        let check = Check(Arc::clone(&self.router));
-        Box::pin(async move { Ok(Grpc::new(CheckCodec).unary(check, request).await) })
+        let check = self.clone().check(request);
+        Box::pin(async move { Ok(check.await) })
     }
 }
 
