@@ -1,5 +1,6 @@
 //! Serves an axum router (the HTTP frontend, admin, and tonic's routes for
-//! gRPC) over hyper connections held to [`ConnLimits`], drained by [`Drain`].
+//! gRPC), and optionally one path straight ([`Direct`]: gRPC's `Check`), over
+//! hyper connections held to [`ConnLimits`], drained by [`Drain`].
 
 use std::{
     convert::Infallible,
