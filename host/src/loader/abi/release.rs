@@ -70,14 +70,14 @@ fn take(s: RString) -> String {
     unsafe { String::from_raw_parts(buffer, length, capacity) }
 }
 
-/// The vtable word of `s`: `RString` is `#[repr(C)]` over one `RVec<u8>`,
-/// {buffer, length, capacity, vtable} (host/src/loader/abi/lend.rs checks
-/// this layout against a real `RString`).
-fn vtable(s: &RString) -> usize {
-    const _: () = assert!(std::mem::size_of::<RString>() == 4 * std::mem::size_of::<usize>());
+/// The vtable word of `s`, an `RString` or an `RVec`: both are `#[repr(C)]`
+/// {buffer, length, capacity, vtable} (`RString` over one `RVec<u8>`;
+/// host/src/loader/abi/lend.rs checks this layout against a real `RString`).
+fn vtable<V>(s: &V) -> usize {
+    const { assert!(std::mem::size_of::<V>() == 4 * std::mem::size_of::<usize>()) };
     // SAFETY: a bitwise copy of a 4-word value as 4 words; nothing is
     // dropped or duplicated as an owner (only the words are read).
-    let words = unsafe { std::mem::transmute_copy::<RString, [usize; 4]>(s) };
+    let words = unsafe { std::mem::transmute_copy::<V, [usize; 4]>(s) };
     words[3]
 }
 
@@ -117,7 +117,7 @@ pub(super) fn vec<const MOVE: bool, T, U>(
 }
 
 /// `v`'s elements moved out one by one into a `Vec` of their conversions,
-/// then its emptied buffer freed through its vtable: what `into_iter().map()
+/// then its emptied buffer freed (`free_empty`): what `into_iter().map()
 /// .collect()` does, without the iterator's calls per element (measured).
 fn moved_out<T, U>(mut v: RVec<T>, mut moved: impl FnMut(T) -> U) -> Vec<U> {
     let length = v.len();
@@ -155,14 +155,7 @@ fn free_empty<T>(v: RVec<T>) {
 /// Whether `v` carries this binary's `RVec<T>` vtable (read from an empty
 /// one: with one codegen unit there is one; a miss only costs the call).
 fn is_own<T>(v: &RVec<T>) -> bool {
-    const _: () = assert!(std::mem::size_of::<RVec<u8>>() == 4 * std::mem::size_of::<usize>());
-    let own = ManuallyDrop::new(RVec::<T>::new());
-    // SAFETY (both): bitwise copies of 4-word values as 4 words, nothing
-    // dropped or duplicated as an owner; {buffer, length, capacity, vtable}
-    // is `RVec`'s layout (host/src/loader/abi/lend.rs checks it).
-    let mine = unsafe { std::mem::transmute_copy::<RVec<T>, [usize; 4]>(&own) }[3];
-    let theirs = unsafe { std::mem::transmute_copy::<RVec<T>, [usize; 4]>(v) }[3];
-    mine == theirs
+    vtable(v) == vtable(&*ManuallyDrop::new(RVec::<T>::new()))
 }
 
 #[cfg(test)]
