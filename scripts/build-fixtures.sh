@@ -7,7 +7,9 @@
 #   libversioned_v1_2.so       plugin-api/frozen/v1_2 (feature v1_2: borrowed authorize, no log sink)
 #   libversioned_v1_3.so       plugin-api/frozen/v1_3 (feature v1_3: log sink, call context, no
 #                              host allocator)
-#   libversioned_v1_4.so       the current plugin-api (1.4.0: answers in the host's allocator)
+#   libversioned_v1_4.so       plugin-api/frozen/v1_4 (feature v1_4: answers in the host's
+#                              allocator, not yet built by the host)
+#   libversioned_v1_5.so       the current plugin-api (1.5.0: answers built by the host)
 #   libversioned_newer.so      a copy of the current plugin-api with the next minor
 #                              version (newer than the host)
 #   libversioned_v2_0.so       a copy of the current plugin-api with the next major version
@@ -110,6 +112,7 @@ v1_0 = []
 v1_1 = []
 v1_2 = []
 v1_3 = []
+v1_4 = []
 
 [dependencies]
 gatehouse-plugin-api = { path = "$api" }
@@ -190,6 +193,7 @@ expect_symbol "$OUT/libversioned_v${MAJOR}_${MINOR}.so" "$UNWIND_MARKER"
 expect_symbol "$OUT/libversioned_v${MAJOR}_${MINOR}.so" "$ABORT_MARKER" absent
 expect_symbol "$OUT/libversioned_v1_2.so" "$UNWIND_MARKER"
 expect_symbol "$OUT/libversioned_v1_3.so" "$UNWIND_MARKER"
+expect_symbol "$OUT/libversioned_v1_4.so" "$UNWIND_MARKER"
 expect_symbol "$OUT/libpanic_abort.so" "$ABORT_MARKER"
 expect_symbol "$OUT/libpanic_abort.so" "$UNWIND_MARKER" absent
 expect_symbol "$OUT/libpanic_abort_v1_1.so" "$ABORT_MARKER" absent

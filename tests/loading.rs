@@ -147,34 +147,38 @@ const V1_1: &str = "libversioned_v1_1.so";
 const V1_2: &str = "libversioned_v1_2.so";
 const V1_3: &str = "libversioned_v1_3.so";
 const V1_4: &str = "libversioned_v1_4.so";
+const V1_5: &str = "libversioned_v1_5.so";
 /// Built against a copy of the current interface numbered as the next minor.
 const NEWER: &str = "libversioned_newer.so";
 const V2_0: &str = "libversioned_v2_0.so";
 const BAD: &str = "libversioned_badlayout.so";
 
-/// Every supported interface version (1.0 to 1.3 through their frozen copies,
-/// 1.4 through the current one) loads into one host and answers requests; only
-/// 1.4 libraries get the host's allocator, before their first answer.
+/// Every supported interface version (1.0 to 1.4 through their frozen copies,
+/// 1.5 through the current one) loads into one host and answers requests; 1.4
+/// libraries get the host's allocator before their first answer, and 1.5 ones
+/// answer with answers the host built.
 #[tokio::test]
 async fn older_and_current_interface_versions_load_side_by_side() {
-    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2, V1_3, V1_4]);
+    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2, V1_3, V1_4, V1_5]);
     let config = [
         auth_config("v1-0", &[step("v", V1_0, "Versioned", "{}")]),
         auth_config("v1-1", &[step("v", V1_1, "Versioned", "{}")]),
         auth_config("v1-2", &[step("v", V1_2, "Versioned", "{}")]),
         auth_config("v1-3", &[step("v", V1_3, "Versioned", "{}")]),
         auth_config("v1-4", &[step("v", V1_4, "Versioned", "{}")]),
+        auth_config("v1-5", &[step("v", V1_5, "Versioned", "{}")]),
     ]
     .concat();
     let host = Host::start(&config, &plugins, &[])
         .await
-        .expect("1.0, 1.1, 1.2, 1.3 and 1.4 plugins must load");
+        .expect("1.0, 1.1, 1.2, 1.3, 1.4 and 1.5 plugins must load");
     for (id, version, host_alloc) in [
         ("v1-0", "1.0.0", "no"),
         ("v1-1", "1.1.0", "no"),
         ("v1-2", "1.2.0", "no"),
         ("v1-3", "1.3.0", "no"),
         ("v1-4", "1.4.0", "yes"),
+        ("v1-5", "1.5.0", "built"),
     ] {
         let answer = verdict(&host.check(check_request(Some(id), "/", &[])).await);
         assert_eq!(
@@ -191,8 +195,9 @@ async fn older_and_current_interface_versions_load_side_by_side() {
 }
 
 /// The answer is the same whoever allocated it: up to 1.3 the plugin's
-/// allocator (the host copies every string), from 1.4 the host's (the host
-/// takes the buffers over). A chain of two steps of one version: every
+/// allocator (the host copies every string), in 1.4 the host's (the host
+/// takes the buffers over), from 1.5 the host's own answer (built as the
+/// plugin adds each effect). A chain of two steps of one version: every
 /// upstream header with its append action, the state the first step left for
 /// the second, and a denial's status, body and headers, exactly.
 #[tokio::test]
@@ -205,6 +210,7 @@ async fn every_version_gives_the_same_allow_and_denial_whoever_allocated_the_ans
         (V1_2, "1.2.0", "no"),
         (V1_3, "1.3.0", "no"),
         (V1_4, "1.4.0", "yes"),
+        (V1_5, "1.5.0", "built"),
     ];
     let plugins = PluginDir::with(&versions.map(|(file, ..)| file));
     let config = versions
@@ -267,13 +273,14 @@ async fn every_version_gives_the_same_allow_and_denial_whoever_allocated_the_ans
 /// One chain mixing versions: the 1.2 steps share one converted request (the
 /// run's cache holds one per interface type) yet each sees the state left by the
 /// step just before it, whatever that step's version (and whoever allocated
-/// that step's answer: 1.4 steps answer in the host's allocator); 1.0 and 1.1
+/// that step's answer: 1.4 steps answer in the host's allocator, 1.5 steps
+/// with answers the host built); 1.0 and 1.1
 /// steps get their own copy per step. Each `Versioned` step appends its
 /// version to state `chain`.
 #[tokio::test]
 async fn a_chain_mixing_owned_and_borrowed_versions_passes_state_through_every_step() {
-    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2, V1_3, V1_4]);
-    let chain = [V1_2, V1_1, V1_3, V1_4, V1_2, V1_0, V1_3, V1_4]
+    let plugins = PluginDir::with(&[V1_0, V1_1, V1_2, V1_3, V1_4, V1_5]);
+    let chain = [V1_2, V1_5, V1_1, V1_3, V1_4, V1_2, V1_0, V1_3, V1_4, V1_5]
         .iter()
         .enumerate()
         .map(|(i, file)| step(&format!("s{i}"), file, "Versioned", "{}"))
@@ -285,23 +292,23 @@ async fn a_chain_mixing_owned_and_borrowed_versions_passes_state_through_every_s
         let answer = verdict(&host.check(check_request(Some("mixed"), path, &[])).await);
         assert_eq!(
             answer.header("x-chain"),
-            Some("1.2.0 1.1.0 1.3.0 1.4.0 1.2.0 1.0.0 1.3.0 1.4.0"),
+            Some("1.2.0 1.5.0 1.1.0 1.3.0 1.4.0 1.2.0 1.0.0 1.3.0 1.4.0 1.5.0"),
             "{answer:?}"
         );
         assert_eq!(answer.header("x-seen-path"), Some(path), "{answer:?}");
-        assert_eq!(answer.header("x-interface-version"), Some("1.4.0"));
+        assert_eq!(answer.header("x-interface-version"), Some("1.5.0"));
     }
 }
 
 #[tokio::test]
 async fn newer_incompatible_and_mismatched_plugins_are_refused_and_host_stays_up() {
-    let plugins = PluginDir::with(&[V1_4, NEWER, V2_0, BAD]);
-    let good = auth_config("good", &[step("v", V1_4, "Versioned", "{}")]);
+    let plugins = PluginDir::with(&[V1_5, NEWER, V2_0, BAD]);
+    let good = auth_config("good", &[step("v", V1_5, "Versioned", "{}")]);
     let mut host = Host::start(&good, &plugins, &[]).await.expect("start");
     for (file, expected) in [
-        (NEWER, "built against plugin interface 1.5.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x: the plugin is newer than this host: upgrade the host, or rebuild the plugin against interface 1.4"),
-        (V2_0, "built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x: rebuild the plugin against gatehouse-plugin-api 1.4"),
-        (BAD, "interface 1.4.0 type layout mismatch"),
+        (NEWER, "built against plugin interface 1.6.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x, 1.5.x: the plugin is newer than this host: upgrade the host, or rebuild the plugin against interface 1.5"),
+        (V2_0, "built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x, 1.5.x: rebuild the plugin against gatehouse-plugin-api 1.5"),
+        (BAD, "interface 1.5.0 type layout mismatch"),
     ] {
         let outcome = host.reload(&auth_config("good", &[step("v", file, "Versioned", "{}")])).await;
         assert!(outcome.contains("reload failed"), "{file}: {outcome}");
@@ -310,7 +317,7 @@ async fn newer_incompatible_and_mismatched_plugins_are_refused_and_host_stays_up
             assert!(outcome.contains("AuthRequest"), "layout error must name the type:\n{outcome}");
         }
         let still = verdict(&host.check(check_request(Some("good"), "/", &[])).await);
-        assert_eq!(still.header("x-interface-version"), Some("1.4.0"), "old config must keep serving");
+        assert_eq!(still.header("x-interface-version"), Some("1.5.0"), "old config must keep serving");
     }
     assert!(host.is_running());
 }

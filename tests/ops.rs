@@ -307,7 +307,7 @@ async fn metrics_and_config_reflect_known_traffic() {
         "\"id\":\"tagged\"",
         "\"failureModeAllow\":true",
         "\"interface\":\"1.0.0\"",
-        "\"interface\":\"1.4.0\"",
+        "\"interface\":\"1.5.0\"",
         "\"lastReloadError\":null",
         "gatehouse-plugin-sdk",
     ] {

@@ -131,7 +131,7 @@ fn a_good_plugin_passes_with_its_request_cases() {
     run.expect(
         0,
         &[
-            r#""msg":"plugin loaded","name":"RequiredHeader","plugin":"RequiredHeader","file":"librequired_header.so","interface":"1.4.0""#,
+            r#""msg":"plugin loaded","name":"RequiredHeader","plugin":"RequiredHeader","file":"librequired_header.so","interface":"1.5.0""#,
             r#""exports":["RequiredHeader"]"#,
             r#""msg":"request case passed","name":"RequiredHeader","case":"missing header","decision":"deny""#,
             r#""case":"allowed team","decision":"allow""#,
@@ -140,7 +140,7 @@ fn a_good_plugin_passes_with_its_request_cases() {
     );
     assert_eq!(
         run.summary(),
-        "gatehouse-verify: OK: 1 plugin step loaded, configured, started and stopped; 2 request cases passed (plugin interface 1.4.0)"
+        "gatehouse-verify: OK: 1 plugin step loaded, configured, started and stopped; 2 request cases passed (plugin interface 1.5.0)"
     );
 }
 
@@ -156,8 +156,8 @@ fn an_incompatible_interface_version_names_both_versions_and_who_rebuilds() {
         3,
         &[
             r#""msg":"plugin could not be loaded","name":"major","plugin":"Versioned","file":"libversioned_v2_0.so","check":"interface""#,
-            "libversioned_v2_0.so: built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x: rebuild the plugin against gatehouse-plugin-api 1.4",
-            "libversioned_newer.so: built against plugin interface 1.5.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x: the plugin is newer than this host: upgrade the host",
+            "libversioned_v2_0.so: built against plugin interface 2.0.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x, 1.5.x: rebuild the plugin against gatehouse-plugin-api 1.5",
+            "libversioned_newer.so: built against plugin interface 1.6.0; this host supports 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x, 1.5.x: the plugin is newer than this host: upgrade the host",
         ],
     );
     assert!(
@@ -175,7 +175,7 @@ fn a_changed_type_layout_names_the_type() {
         3,
         &[
             r#""check":"layout""#,
-            "interface 1.4.0 type layout mismatch",
+            "interface 1.5.0 type layout mismatch",
             "type AuthRequest (at PluginMod.new_service",
             "incompatible type size: expected 536, found 544",
         ],
@@ -459,7 +459,7 @@ fn version_and_help_name_what_is_checked() {
     assert!(
         version
             .stdout
-            .starts_with("gatehouse-verify 0.1.0 (plugin interface 1.4.0; loads plugins built against 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x)"),
+            .starts_with("gatehouse-verify 0.1.0 (plugin interface 1.5.0; loads plugins built against 1.0.x, 1.1.x, 1.2.x, 1.3.x, 1.4.x, 1.5.x)"),
         "{version}"
     );
     let help = run(["--help"]);

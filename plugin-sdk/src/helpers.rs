@@ -1,12 +1,16 @@
 //! The response a step returns: built by [`allow`] and [`deny`], shaped with
 //! [`ResponseExt`], read in tests with [`ResponseView`].
 //!
-//! In a library loaded by a 1.4 host every string and vector of a response is
-//! made in the host's allocator (see `host`), so the host takes the answer
-//! over without copying it; elsewhere (unit tests, older hosts) they are the
-//! plugin's own, as before. The values and the API are the same either way.
+//! In a library loaded by a 1.5 host every response is one the host made, and
+//! each effect goes straight into the host's own terms (see `host`), so the
+//! host takes the answer as it is; elsewhere (unit tests) it is the plugin's
+//! own `AuthResponse`. The values and the API are the same either way.
 
-use gatehouse_plugin_api::{AppendAction, AuthResponse, Decision, HeaderMutation, KeyValue};
+use std::sync::OnceLock;
+
+use gatehouse_plugin_api::{
+    abi_stable::std_types::RStr, AnswerBox, AppendAction, AuthResponse, Decision, KeyValue,
+};
 
 use crate::host;
 
@@ -15,30 +19,77 @@ use crate::host;
 /// with a denial body, a denial with status 0 or 200). Read it in tests with
 /// [`ResponseView`] or through `Deref` (the ABI fields, read-only).
 ///
-/// Boxed: the builder methods take and return it by value, and a box moves
-/// as one word where the answer itself is ~280 bytes (a copy per call). The
-/// box costs a plugin `malloc` and `free`, less than the copies it saves
-/// (BENCHMARKS.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response(Box<AuthResponse>);
+/// Small (the answer itself is the host's, behind a pointer), so the builder
+/// methods move it cheaply.
+pub struct Response {
+    answer: AnswerBox,
+    /// What `Deref` shows of a host's answer: a copy made when first read
+    /// and dropped by the next change.
+    view: OnceLock<Box<AuthResponse>>,
+}
 
 impl Response {
-    /// `answer`, boxed.
-    fn new(answer: AuthResponse) -> Self {
-        Self(Box::new(answer))
+    /// A response over `answer`.
+    fn new(answer: AnswerBox) -> Self {
+        Self {
+            answer,
+            view: OnceLock::new(),
+        }
     }
 
-    /// The ABI value handed to the host.
+    /// `change` applied to the answer.
+    #[inline]
+    fn with(mut self, change: impl FnOnce(&mut AnswerBox)) -> Self {
+        change(&mut self.answer);
+        if self.view.get().is_some() {
+            self.view = OnceLock::new();
+        }
+        self
+    }
+
+    /// The answer handed to a 1.5 host.
+    pub(crate) fn into_answer(self) -> AnswerBox {
+        self.answer
+    }
+
+    /// The answer as an `AuthResponse`, for a host before 1.5.
     pub(crate) fn into_abi(self) -> AuthResponse {
-        *self.0
+        self.answer.into_response()
     }
 }
 
 impl std::ops::Deref for Response {
     type Target = AuthResponse;
 
+    /// The plugin's own answer as it is; a host's, copied once per change.
     fn deref(&self) -> &AuthResponse {
-        &self.0
+        match self.answer.obj.downcast_as::<AuthResponse>() {
+            Ok(own) => own,
+            Err(_) => self
+                .view
+                .get_or_init(|| Box::new(self.answer.to_response())),
+        }
+    }
+}
+
+impl Clone for Response {
+    /// A copy of the plugin's own (the same values).
+    fn clone(&self) -> Self {
+        Self::new(AuthResponse::clone(self).into_answer())
+    }
+}
+
+impl PartialEq for Response {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Response {}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        AuthResponse::fmt(self, f)
     }
 }
 
@@ -56,10 +107,11 @@ pub fn deny(status: u16, body: impl Into<String>) -> Response {
     } else {
         403
     };
-    let mut answer = host::answer(Decision::Deny);
-    answer.status = status;
-    answer.body = host::owned_string(body.into());
-    Response::new(answer)
+    let body: String = body.into();
+    Response::new(host::answer(Decision::Deny)).with(|a| {
+        a.set_status(status);
+        a.set_body(RStr::from(body.as_str()));
+    })
 }
 
 /// The last entry of `key` (a later write overrides an earlier one).
@@ -119,23 +171,23 @@ pub trait ResponseView {
 
 impl ResponseView for Response {
     fn is_allowed(&self) -> bool {
-        self.0.is_allowed()
+        (**self).is_allowed()
     }
 
     fn deny_status(&self) -> Option<u16> {
-        self.0.deny_status()
+        (**self).deny_status()
     }
 
     fn upstream_header(&self, name: &str) -> Option<&str> {
-        self.0.upstream_header(name)
+        (**self).upstream_header(name)
     }
 
     fn state_set(&self, key: &str) -> Option<&str> {
-        ResponseView::state_set(&*self.0, key)
+        ResponseView::state_set(&**self, key)
     }
 
     fn user_id(&self) -> Option<&str> {
-        ResponseView::user_id(&*self.0)
+        ResponseView::user_id(&**self)
     }
 }
 
@@ -169,15 +221,6 @@ impl ResponseView for AuthResponse {
     }
 }
 
-#[inline]
-fn mutation(name: &str, value: &str, action: AppendAction) -> HeaderMutation {
-    HeaderMutation {
-        name: host::string(name),
-        value: host::string(value),
-        action,
-    }
-}
-
 /// A key/value entry (of a request built in a test).
 pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
@@ -186,71 +229,57 @@ pub(crate) fn kv(key: &str, value: &str) -> KeyValue {
     }
 }
 
-/// A key/value entry of an answer.
-#[inline]
-fn answer_kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: host::string(key),
-        value: host::string(value),
-    }
-}
-
 impl ResponseExt for Response {
     #[inline]
-    fn request_header(mut self, name: &str, value: &str, action: AppendAction) -> Self {
-        self.0.request_headers.push(mutation(name, value, action));
-        self
+    fn request_header(self, name: &str, value: &str, action: AppendAction) -> Self {
+        self.with(|a| a.request_header(name.into(), value.into(), action))
     }
 
     #[inline]
-    fn remove_header(mut self, name: &str) -> Self {
-        self.0.remove_request_headers.push(host::string(name));
-        self
+    fn remove_header(self, name: &str) -> Self {
+        self.with(|a| a.remove_request_header(name.into()))
     }
 
     #[inline]
-    fn response_header(mut self, name: &str, value: &str) -> Self {
-        self.0
-            .response_headers
-            .push(mutation(name, value, AppendAction::AppendIfExistsOrAdd));
-        self
+    fn response_header(self, name: &str, value: &str) -> Self {
+        self.with(|a| {
+            a.response_header(name.into(), value.into(), AppendAction::AppendIfExistsOrAdd)
+        })
     }
 
     #[inline]
-    fn set_state(mut self, key: &str, value: &str) -> Self {
-        self.0.state_set.push(answer_kv(key, value));
-        self
+    fn set_state(self, key: &str, value: &str) -> Self {
+        self.with(|a| a.set_state(key.into(), value.into()))
     }
 
     #[inline]
-    fn remove_state(mut self, key: &str) -> Self {
-        self.0.state_remove.push(host::string(key));
-        self
+    fn remove_state(self, key: &str) -> Self {
+        self.with(|a| a.remove_state(key.into()))
     }
 
     #[inline]
-    fn user(mut self, id: &str) -> Self {
-        self.0.user_id = host::string(id);
-        self
+    fn user(self, id: &str) -> Self {
+        self.with(|a| a.set_user(id.into()))
     }
 
     #[inline]
-    fn metadata(mut self, key: &str, value: &str) -> Self {
-        self.0.dynamic_metadata.push(answer_kv(key, value));
-        self
+    fn metadata(self, key: &str, value: &str) -> Self {
+        self.with(|a| a.metadata(key.into(), value.into()))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use gatehouse_plugin_api::abi_stable::std_types::{RString, RVec};
+    use gatehouse_plugin_api::{
+        abi_stable::std_types::{RString, RVec},
+        HeaderMutation,
+    };
 
     use super::*;
     use crate::Request;
 
-    /// No host attached (a unit test): the SDK builds exactly the answers it
-    /// built before interface 1.4, in the plugin's own allocator, and a
-    /// denial's owned body is taken over without a copy.
+    /// No host attached (a unit test): the SDK builds the same answers as the
+    /// plugin's own `AuthResponse`, read without a copy.
     #[test]
     fn without_a_host_answers_are_built_as_before() {
         let built = allow()
@@ -286,11 +315,10 @@ mod tests {
             ..AuthResponse::default()
         };
         assert_eq!(*built, expected);
+        assert!(built.view.get().is_none(), "read in place, not copied");
 
-        let body = String::from("go away");
-        let buffer = body.as_ptr();
-        let denied = deny(401, body).response_header("www-authenticate", "Basic");
-        assert_eq!(denied.body.as_ptr(), buffer, "the owned body, not a copy");
+        let denied =
+            deny(401, String::from("go away")).response_header("www-authenticate", "Basic");
         assert_eq!(
             (denied.decision, denied.status, denied.body.as_str()),
             (Decision::Deny, 401, "go away")

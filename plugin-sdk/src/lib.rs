@@ -55,10 +55,11 @@
 //!   [`runtime`]), so `tokio::time`, `tokio::net`, `tokio::spawn` and clients
 //!   built on them (hyper, reqwest) work in your plugin although the host's tokio
 //!   is a different copy of the library that your code cannot see.
-//! - Builds every [`Response`] in the host's allocator (plugin interface 1.4):
-//!   the host takes the answer's strings over instead of copying them. The SDK
-//!   builds against interface 1.4, so its plugins load into hosts that load
-//!   1.4; in unit tests (no host) responses are the plugin's own, the same values.
+//! - Has the host build every [`Response`] (plugin interface 1.5): each
+//!   effect goes straight into the host's own answer, which the host takes as
+//!   it is when the call ends. The SDK builds against interface 1.5, so its
+//!   plugins load into hosts that load 1.5; in unit tests (no host) responses
+//!   are the plugin's own `AuthResponse`, the same values.
 //!
 //! ## Unit tests
 //! [`testing`] builds requests, runs `authorize` to completion and returns the

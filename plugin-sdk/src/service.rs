@@ -12,8 +12,8 @@ use std::{
 use gatehouse_plugin_api::{
     abi_stable::std_types::{RResult, RResult::RErr},
     async_ffi::{BorrowingFfiFuture, FutureExt},
-    AuthRequest, AuthResponse, AuthService, CallContext, ErrorKind, LogHandle, PluginError,
-    StopHandle,
+    AnswerBox, AuthRequest, AuthResponse, AuthService, CallContext, ErrorKind, LogHandle,
+    PluginError, StopHandle,
 };
 
 use crate::{
@@ -39,11 +39,14 @@ impl<P: Plugin> Service<P> {
         }
     }
 
-    fn call<'a>(
+    /// The call's future, its response handed over by `finish` (as a 1.5
+    /// answer, or an `AuthResponse` for an older host).
+    fn call<'a, O: 'a>(
         &'a self,
         request: &'a AuthRequest,
         context: Option<&'a CallContext>,
-    ) -> BorrowingFfiFuture<'a, RResult<AuthResponse, PluginError>> {
+        finish: fn(Response) -> O,
+    ) -> BorrowingFfiFuture<'a, RResult<O, PluginError>> {
         let call = Call {
             sink: &self.sink,
             request,
@@ -54,6 +57,7 @@ impl<P: Plugin> Service<P> {
         // FFI future's one box holds it (no box of its own per call).
         Guarded {
             call,
+            finish,
             future: async move { self.plugin.authorize(Request::from_abi(request)).await },
         }
         .into_ffi()
@@ -96,7 +100,7 @@ impl<P: Plugin> AuthService for Service<P> {
         &'a self,
         request: &'a AuthRequest,
     ) -> BorrowingFfiFuture<'a, RResult<AuthResponse, PluginError>> {
-        self.call(request, None)
+        self.call(request, None, Response::into_abi)
     }
 
     fn authorize_in<'a>(
@@ -104,24 +108,34 @@ impl<P: Plugin> AuthService for Service<P> {
         request: &'a AuthRequest,
         context: &'a CallContext,
     ) -> BorrowingFfiFuture<'a, RResult<AuthResponse, PluginError>> {
-        self.call(request, Some(context))
+        self.call(request, Some(context), Response::into_abi)
+    }
+
+    fn authorize_answer<'a>(
+        &'a self,
+        request: &'a AuthRequest,
+        context: &'a CallContext,
+    ) -> BorrowingFfiFuture<'a, RResult<AnswerBox, PluginError>> {
+        self.call(request, Some(context), Response::into_answer)
     }
 }
 
 /// Polls a plugin future inside the plugin runtime's context and the call's
 /// scope, and turns a panic or an error into a `PluginError` for this request
 /// only.
-struct Guarded<'a, F> {
+struct Guarded<'a, F, O> {
     call: Call<'a>,
+    /// What the response becomes for the host.
+    finish: fn(Response) -> O,
     /// Pinned with the `Guarded` (structurally): never moved out of it.
     future: F,
 }
 
-impl<F> Future for Guarded<'_, F>
+impl<F, O> Future for Guarded<'_, F, O>
 where
     F: Future<Output = Result<Response, Error>>,
 {
-    type Output = RResult<AuthResponse, PluginError>;
+    type Output = RResult<O, PluginError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let _context = runtime::enter();
@@ -135,7 +149,7 @@ where
         });
         match polled {
             Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(Ok(response))) => Poll::Ready(RResult::ROk(response.into_abi())),
+            Ok(Poll::Ready(Ok(response))) => Poll::Ready(RResult::ROk((this.finish)(response))),
             Ok(Poll::Ready(Err(e))) => {
                 Poll::Ready(RErr(PluginError::new(ErrorKind::Internal, e.to_string())))
             }

@@ -517,6 +517,7 @@ macro_rules! interface_version {
             }
 
             /// A plugin's answer as the chain's.
+            #[allow(dead_code)] // the `answer` call mode reads `Built` answers
             fn result(
                 answer: RResult<abi::AuthResponse, abi::PluginError>,
             ) -> Result<StepOutcome, StepError> {
@@ -561,6 +562,19 @@ macro_rules! interface_version {
     // From 1.4 the library gets the host's allocator when it is loaded, and
     // the answer's parts are moved out of it (zero-copy when they are the host's).
     (@alloc host_alloc) => {
+        interface_version!(@host_alloc {});
+    };
+    // From 1.5 the host also makes the answer itself (`Built`), and a plugin
+    // adds its effects to it one call at a time.
+    (@alloc host_answer) => {
+        interface_version!(@host_alloc {
+            fn new_answer(&self, decision: abi::Decision) -> abi::AnswerBox {
+                Built::empty(decision)
+            }
+        });
+        interface_version!(@built);
+    };
+    (@host_alloc { $($methods:tt)* }) => {
         /// Whether the answer's parts are moved out (see `release`).
         const MOVED: bool = true;
 
@@ -589,12 +603,151 @@ macro_rules! interface_version {
             fn string(&self, text: RStr<'_>) -> RString {
                 super::release::host_string(text.as_str())
             }
+
+            $($methods)*
         }
 
-        /// `outcome` for tests.
+        /// `outcome` for tests (of 1.4's answers).
         #[cfg(test)]
+        #[allow(dead_code)]
         pub(in crate::loader) fn outcome_of(r: abi::AuthResponse) -> StepOutcome {
             outcome(r)
+        }
+    };
+
+    // The host's own kind of answer (1.5): each effect the plugin adds is put
+    // in the chain's terms at once, so the answer needs no conversion at the end.
+    (@built) => {
+        /// An answer the host builds as the plugin adds to it: a `StepOutcome`.
+        struct Built(StepOutcome);
+
+        impl Built {
+            /// An empty answer of `decision`, as handed to the plugin.
+            fn empty(decision: abi::Decision) -> abi::AnswerBox {
+                let outcome = StepOutcome {
+                    allow: decision == abi::Decision::Allow,
+                    ..StepOutcome::default()
+                };
+                abi::Answer_TO::from_value(Built(outcome), abi_stable::sabi_trait::TD_CanDowncast)
+            }
+        }
+
+        fn op(name: RStr<'_>, value: RStr<'_>, at: abi::AppendAction) -> HeaderOp {
+            HeaderOp { name: name.as_str().into(), value: value.as_str().into(), action: action(at) }
+        }
+
+        fn pair(key: RStr<'_>, value: RStr<'_>) -> (String, String) {
+            (key.as_str().into(), value.as_str().into())
+        }
+
+        impl abi::Answer for Built {
+            fn set_status(&mut self, status: u16) {
+                self.0.status = status;
+            }
+
+            fn set_body(&mut self, body: RStr<'_>) {
+                self.0.body = body.as_str().into();
+            }
+
+            fn request_header(&mut self, name: RStr<'_>, value: RStr<'_>, at: abi::AppendAction) {
+                self.0.request_headers.push(op(name, value, at));
+            }
+
+            fn remove_request_header(&mut self, name: RStr<'_>) {
+                self.0.remove_request_headers.push(name.as_str().into());
+            }
+
+            fn response_header(&mut self, name: RStr<'_>, value: RStr<'_>, at: abi::AppendAction) {
+                self.0.response_headers.push(op(name, value, at));
+            }
+
+            fn set_user(&mut self, id: RStr<'_>) {
+                self.0.user_id = Some(id.as_str().to_owned()).filter(|u| !u.is_empty());
+            }
+
+            fn metadata(&mut self, key: RStr<'_>, value: RStr<'_>) {
+                self.0.dynamic_metadata.push(pair(key, value));
+            }
+
+            fn set_state(&mut self, key: RStr<'_>, value: RStr<'_>) {
+                self.0.state_set.push(pair(key, value));
+            }
+
+            fn remove_state(&mut self, key: RStr<'_>) {
+                self.0.state_remove.push(key.as_str().into());
+            }
+
+            fn to_response(&self) -> abi::AuthResponse {
+                response(&self.0)
+            }
+
+            fn into_response(self) -> abi::AuthResponse {
+                response(&self.0)
+            }
+        }
+
+        /// `o` as the ABI's answer (for a plugin reading its own answer).
+        fn response(o: &StepOutcome) -> abi::AuthResponse {
+            let text = |s: &str| RString::from(s);
+            let ops = |ops: &[HeaderOp]| -> RVec<abi::HeaderMutation> {
+                ops.iter()
+                    .map(|h| abi::HeaderMutation {
+                        name: text(&h.name),
+                        value: text(&h.value),
+                        action: abi_action(h.action),
+                    })
+                    .collect()
+            };
+            let pairs = |entries: &[(String, String)]| -> RVec<abi::KeyValue> {
+                entries.iter().map(|(k, v)| abi::KeyValue { key: text(k), value: text(v) }).collect()
+            };
+            let strings = |items: &[String]| -> RVec<RString> { items.iter().map(|s| text(s)).collect() };
+            abi::AuthResponse {
+                decision: if o.allow { abi::Decision::Allow } else { abi::Decision::Deny },
+                status: o.status,
+                body: text(&o.body),
+                request_headers: ops(&o.request_headers),
+                remove_request_headers: strings(&o.remove_request_headers),
+                response_headers: ops(&o.response_headers),
+                user_id: text(o.user_id.as_deref().unwrap_or("")),
+                dynamic_metadata: pairs(&o.dynamic_metadata),
+                state_set: pairs(&o.state_set),
+                state_remove: strings(&o.state_remove),
+            }
+        }
+
+        fn abi_action(action: AppendAction) -> abi::AppendAction {
+            match action {
+                AppendAction::AppendIfExistsOrAdd => abi::AppendAction::AppendIfExistsOrAdd,
+                AppendAction::AddIfAbsent => abi::AppendAction::AddIfAbsent,
+                AppendAction::OverwriteIfExistsOrAdd => abi::AppendAction::OverwriteIfExistsOrAdd,
+                AppendAction::OverwriteIfExists => abi::AppendAction::OverwriteIfExists,
+            }
+        }
+
+        /// A 1.5 answer as the chain's: the host's own taken as it is, any
+        /// other kind (the plugin's `AuthResponse`) converted as in 1.4.
+        fn built(
+            answer: RResult<abi::AnswerBox, abi::PluginError>,
+        ) -> Result<StepOutcome, StepError> {
+            match answer {
+                RResult::ROk(answer) => Ok(match answer.obj.downcast_into::<Built>() {
+                    Ok(built) => abi_stable::std_types::RBox::into_inner(built).0,
+                    Err(other) => {
+                        outcome(abi::Answer_TO::from_sabi(other.into_inner()).into_response())
+                    }
+                }),
+                RResult::RErr(e) => Err(error(e)),
+            }
+        }
+
+        /// `built` for tests: the outcome of a plugin that answered `answer`.
+        #[cfg(test)]
+        pub(in crate::loader) fn outcome_of_answer(answer: abi::AnswerBox) -> StepOutcome {
+            match built(RResult::ROk(answer)) {
+                Ok(outcome) => outcome,
+                Err(_) => unreachable!("an answer is never an error"),
+            }
         }
     };
 
@@ -620,6 +773,10 @@ macro_rules! interface_version {
         let sink = abi::LogSink_TO::from_value(Log(Arc::new(sink)), TD_Opaque);
         ($m.new_service_logged())(RStr::from($name), RStr::from($config), sink)
     }};
+
+    (@factory answer, $m:ident, $name:ident, $step:ident, $config:ident) => {
+        interface_version!(@factory context, $m, $name, $step, $config)
+    };
 
     // `authorize` takes the request by value: convert it, state included, per step.
     (@step owned) => {
@@ -657,6 +814,15 @@ macro_rules! interface_version {
     // a cancellation fired when this future ends (answered, or dropped because
     // the budget ran out or the client left), and the log sink's adapter.
     (@step context) => {
+        interface_version!(@with_context authorize_in, result);
+    };
+    // As `context`, through `authorize_answer`: the answer is one the host
+    // built (`Built`), already in the chain's terms.
+    (@step answer) => {
+        interface_version!(@with_context authorize_answer, built);
+    };
+    // The call with a context, through `$method`, its answer read by `$finish`.
+    (@with_context $method:ident, $finish:ident) => {
         /// What the calls of one chain run share, in the run's cache: the
         /// lent request, the run's cancellations, and one call context lent
         /// to each call in turn (its budget and metadata set anew per call;
@@ -728,7 +894,7 @@ macro_rules! interface_version {
                 let fire = cancel.next_call();
                 Box::pin(async move {
                     let _fire = fire;
-                    result(self.0.authorize_in(lent, context).await)
+                    $finish(self.0.$method(lent, context).await)
                 })
             }
         }
@@ -907,7 +1073,8 @@ interfaces! {
     v1_1 => api_v1_1 (1, 1), owned, build_info, no_host_alloc;
     v1_2 => api_v1_2 (1, 2), borrowed, build_info, no_host_alloc;
     v1_3 => api_v1_3 (1, 3), context, build_info, no_host_alloc;
-    v1_4 => api (1, 4), context, build_info, host_alloc;
+    v1_4 => api_v1_4 (1, 4), context, build_info, host_alloc;
+    v1_5 => api (1, 5), answer, build_info, host_answer;
 }
 
 #[cfg(test)]
@@ -973,7 +1140,7 @@ mod cancel_tests {
 /// `HostAlloc` makes, grown by a plugin, is taken over without a copy.
 #[cfg(test)]
 mod host_alloc_tests {
-    use api::{abi_stable::std_types::RStr, AppendAction, Decision, HeaderMutation, KeyValue};
+    use api_v1_4::{abi_stable::std_types::RStr, AppendAction, Decision, HeaderMutation, KeyValue};
 
     use super::{release, v1_4};
 
@@ -1139,5 +1306,88 @@ mod host_alloc_tests {
         assert_eq!((outcome.status, outcome.body.as_str()), (0, ""));
         assert!(outcome.request_headers.is_empty() && outcome.state_set.is_empty());
         assert_eq!(outcome.user_id, None);
+    }
+}
+
+/// Interface 1.5's answers built by the host: each effect a plugin adds is
+/// the chain's at once, and the answer is taken as it is.
+#[cfg(test)]
+mod built_answer_tests {
+    use api::{abi_stable::std_types::RStr, AppendAction, AuthResponse, Decision};
+
+    use super::v1_5;
+    use crate::model::{AppendAction as Action, HeaderOp, StepOutcome};
+
+    /// The same effects, added to `answer` as a plugin adds them.
+    fn fill(mut answer: api::AnswerBox) -> api::AnswerBox {
+        let s = RStr::from;
+        answer.request_header(s("x-user"), s("alice"), AppendAction::AppendIfExistsOrAdd);
+        answer.request_header(s("x-team"), s("platform"), AppendAction::AddIfAbsent);
+        answer.remove_request_header(s("cookie"));
+        answer.response_header(s("x-resp"), s("yes"), AppendAction::OverwriteIfExistsOrAdd);
+        answer.set_user(s("alice"));
+        answer.metadata(s("m"), s("v"));
+        answer.set_state(s("tier"), s("gold"));
+        answer.remove_state(s("old"));
+        answer
+    }
+
+    fn expected() -> StepOutcome {
+        let op = |name: &str, value: &str, action| HeaderOp {
+            name: name.into(),
+            value: value.into(),
+            action,
+        };
+        let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+        StepOutcome {
+            allow: true,
+            request_headers: vec![
+                op("x-user", "alice", Action::AppendIfExistsOrAdd),
+                op("x-team", "platform", Action::AddIfAbsent),
+            ],
+            remove_request_headers: vec!["cookie".into()],
+            response_headers: vec![op("x-resp", "yes", Action::OverwriteIfExistsOrAdd)],
+            user_id: Some("alice".into()),
+            dynamic_metadata: vec![pair("m", "v")],
+            state_set: vec![pair("tier", "gold")],
+            state_remove: vec!["old".into()],
+            ..StepOutcome::default()
+        }
+    }
+
+    #[test]
+    fn the_hosts_answer_is_taken_as_the_chains_outcome() {
+        let answer = fill(v1_5::host_alloc().new_answer(Decision::Allow));
+        assert_eq!(v1_5::outcome_of_answer(answer), expected());
+    }
+
+    #[test]
+    fn a_plugins_own_answer_is_converted_to_the_same_outcome() {
+        let own = fill(AuthResponse::answer(Decision::Allow));
+        assert_eq!(v1_5::outcome_of_answer(own), expected());
+    }
+
+    #[test]
+    fn a_plugin_reads_back_what_it_added_to_the_hosts_answer() {
+        let mut answer = v1_5::host_alloc().new_answer(Decision::Deny);
+        answer.set_status(401);
+        answer.set_body(RStr::from("no"));
+        answer.response_header(
+            RStr::from("www-authenticate"),
+            RStr::from("Basic"),
+            AppendAction::AppendIfExistsOrAdd,
+        );
+        let read = answer.to_response();
+        assert_eq!(
+            (read.decision, read.status, read.body.as_str()),
+            (Decision::Deny, 401, "no")
+        );
+        assert_eq!(read.response_headers[0].value, "Basic");
+        let outcome = v1_5::outcome_of_answer(answer);
+        assert!(!outcome.allow);
+        assert_eq!((outcome.status, outcome.body.as_str()), (401, "no"));
+        assert_eq!(outcome.user_id, None, "an empty user is none");
+        let back = fill(v1_5::host_alloc().new_answer(Decision::Allow)).into_response();
+        assert_eq!(v1_5::outcome_of_answer(back.into_answer()), expected());
     }
 }

@@ -3,7 +3,7 @@
 //! This crate is the whole contract between the `gatehouse` host and an auth plugin:
 //! FFI-safe request and response types, the [`AuthService`] trait object a plugin
 //! hands back, the [`StopSignal`] the host gives it (and its other services:
-//! [`LogSink`], [`CancelSignal`], [`HostAlloc`]), and the [`PluginMod`] root
+//! [`LogSink`], [`CancelSignal`], [`HostAlloc`] and its [`Answer`]s), and the [`PluginMod`] root
 //! module every plugin library exports.
 //!
 //! Everything here is checked by `abi_stable` when a plugin is loaded: the interface
@@ -81,15 +81,26 @@
 //!   answer was allocated by the plugin, copied by the host and freed through
 //!   the plugin's vtable). A plugin that ignores the handle still works, as
 //!   before. Nothing else changed.
+//! - **1.5** (additive only): answers built by the host. A plugin answers
+//!   through [`AuthService::authorize_answer`] (a new last method, whose
+//!   default wraps `authorize_in`) with an [`Answer`]: one the host made with
+//!   [`HostAlloc::new_answer`] (a new last method) and to which the plugin
+//!   adds each effect (a header, a state entry, the user …) by a call. The
+//!   host keeps every effect in its own terms as it is added, so it takes the
+//!   answer as it is when the call ends, with no conversion and no growth of
+//!   vectors through vtables. [`AuthResponse`] is itself an `Answer` (the
+//!   plugin's own kind), which the host still converts as in 1.4.
 //!
 //! Plugin authors normally use `gatehouse-plugin-sdk`, which wraps this crate.
 #![allow(non_local_definitions)] // emitted by #[sabi_trait] on recent compilers
 
+mod answer;
 mod module;
 pub mod panic_strategy;
 mod service;
 mod types;
 
+pub use answer::{Answer, AnswerBox, Answer_TO};
 pub use module::{PluginMod, PluginModRef, ROOT_MODULE_NAME};
 pub use service::{
     AuthService, AuthServiceBox, AuthService_TO, CancelHandle, CancelSignal, CancelSignal_TO,

@@ -4,11 +4,14 @@ use abi_stable::{
     sabi_trait,
     std_types::{RBox, RResult, RStr},
 };
-use async_ffi::{BorrowingFfiFuture, FfiFuture};
+use async_ffi::{BorrowingFfiFuture, FfiFuture, FutureExt};
 
 use abi_stable::std_types::RString;
 
-use crate::types::{AuthRequest, AuthResponse, CallContext, Decision, LogLevel, PluginError};
+use crate::{
+    answer::AnswerBox,
+    types::{AuthRequest, AuthResponse, CallContext, Decision, LogLevel, PluginError},
+};
 
 /// The host's cancellation signal for one configuration generation. A plugin checks
 /// it or awaits it to end background work when its configuration is replaced.
@@ -84,8 +87,16 @@ pub trait HostAlloc: Send + Sync + Clone {
 
     /// `text` copied into a string of the host's (an empty `text` allocates
     /// nothing: the plugin may `push_str` into the result to build one).
-    #[sabi(last_prefix_field)]
     fn string(&self, text: RStr<'_>) -> RString;
+
+    /// Since 1.5: an empty answer of `decision` that the host builds in its
+    /// own terms as the plugin adds to it (see [`Answer`]): what a 1.5 host's
+    /// [`AuthService::authorize_answer`] should return. The default (a host
+    /// before 1.5 has none) is an [`AuthResponse`] of the caller's own.
+    #[sabi(last_prefix_field)]
+    fn new_answer(&self, decision: Decision) -> AnswerBox {
+        AuthResponse::answer(decision)
+    }
 }
 
 /// The host's allocator as handed to a plugin library (since 1.4).
@@ -114,7 +125,6 @@ pub trait AuthService: Send + Sync {
     /// Since 1.3: decides one request knowing the call's [`CallContext`] (its
     /// budget, its cancellation, Envoy's metadata). A 1.3 host calls this
     /// instead of `authorize`; the default ignores the context.
-    #[sabi(last_prefix_field)]
     fn authorize_in<'a>(
         &'a self,
         request: &'a AuthRequest,
@@ -122,6 +132,21 @@ pub trait AuthService: Send + Sync {
     ) -> BorrowingFfiFuture<'a, RResult<AuthResponse, PluginError>> {
         let _ = context;
         self.authorize(request)
+    }
+
+    /// Since 1.5: [`authorize_in`](Self::authorize_in), answering with an
+    /// [`Answer`] the host made ([`HostAlloc::new_answer`]), so that the host
+    /// gets its answer in its own terms, with no conversion. A 1.5 host calls
+    /// this instead of `authorize_in`; the default wraps `authorize_in`'s
+    /// [`AuthResponse`] (which the host then converts, as before).
+    #[sabi(last_prefix_field)]
+    fn authorize_answer<'a>(
+        &'a self,
+        request: &'a AuthRequest,
+        context: &'a CallContext,
+    ) -> BorrowingFfiFuture<'a, RResult<AnswerBox, PluginError>> {
+        let call = self.authorize_in(request, context);
+        async move { call.await.map(AuthResponse::into_answer) }.into_ffi()
     }
 }
 
