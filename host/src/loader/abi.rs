@@ -16,7 +16,10 @@
 //! from 1.3 `authorize_in` also gets the call's context and the factory a log
 //! sink (`context`). From 1.4 the host also attaches its allocator to the
 //! library when it loads it (`host_alloc`), so the answer's strings and vectors
-//! are the host's and are moved out of it, not copied (see `release`).
+//! are the host's and are moved out of it, not copied (see `release`). From 1.5
+//! the host makes the answer itself (`host_answer`: `Built`, a `StepOutcome`
+//! the plugin adds each effect to) and `authorize_answer` returns it (`answer`),
+//! so it is taken as it is, with no conversion.
 
 mod lend;
 mod release;
@@ -183,13 +186,19 @@ pub(super) enum FactoryErrorKind {
 /// - `borrowed` (1.2 and later): by reference, so the host's request and state
 ///   are lent without a copy (`lend`), through one `Lent` per chain run kept in
 ///   the run's [`RequestCache`](crate::chain::RequestCache) (its vectors' buffers
-///   are reused by every step of this version).
+///   are reused by every step of this version);
+/// - `context` (1.3, 1.4): borrowed, through `authorize_in` with the call's
+///   context (budget, cancellation, metadata), and a log sink per instance;
+/// - `answer` (1.5 and later): as `context`, through `authorize_answer`, whose
+///   answer is an `Answer` (the host's own `Built` taken as it is).
 ///
 /// `$alloc` says whose allocator the answer's parts come from:
 /// - `no_host_alloc` (up to 1.3): the plugin's, so they are copied and each
 ///   part is then dropped whole through the plugin's vtable;
-/// - `host_alloc` (1.4 and later): the host's, attached to the library when it
-///   is loaded, so they are moved out without a copy.
+/// - `host_alloc` (1.4): the host's, attached to the library when it is
+///   loaded, so they are moved out without a copy;
+/// - `host_answer` (1.5 and later): as `host_alloc`, and the host also makes
+///   the answer (`Built`), which the `answer` call mode takes as it is.
 macro_rules! interface_version {
     ($module:ident, $api:ident, $call:ident, $info:ident, $alloc:ident) => {
         pub(super) mod $module {
