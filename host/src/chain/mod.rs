@@ -9,9 +9,11 @@ pub mod expr;
 pub mod fail_open;
 mod headers;
 mod input;
+mod request_cache;
 pub mod when;
 
-pub use input::{RequestCache, StepInput};
+pub use input::StepInput;
+pub use request_cache::{RequestCache, RunSlot};
 
 use std::{
     any::Any,

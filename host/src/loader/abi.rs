@@ -61,6 +61,22 @@ impl RunCancel {
         }
     }
 
+    /// Readies the run's state for another run if nothing but the run holds
+    /// it (`holders` counts the run's own references, its context's signal
+    /// included): then no plugin kept a clone of a call's signal, and no one
+    /// can make one. The run's calls have all ended (its futures are gone).
+    pub(super) fn recycle(&mut self, holders: usize) -> bool {
+        let alone = std::sync::Arc::strong_count(&self.shared) == holders
+            && std::sync::Arc::weak_count(&self.shared) == 0;
+        if alone {
+            let state = &*self.shared;
+            state.started.store(0, Ordering::SeqCst);
+            state.ended.store(0, Ordering::SeqCst);
+            state.watched.store(false, Ordering::SeqCst);
+        }
+        alone
+    }
+
     /// The signal of whichever call of the run was started last: what the
     /// run's one lent `CallContext` carries (a plugin reaches it only during
     /// its own call, which is then the last one started).
@@ -361,9 +377,9 @@ macro_rules! interface_version {
                             name: lend::string(n),
                             value: lend::string(v),
                         }));
-                        if let Some(b) = &r.body {
-                            a.body = ROption::RSome(lend::bytes(b));
-                        }
+                        // The old body (lent for an earlier run) is forgotten.
+                        let body = r.body.as_ref().map_or(ROption::RNone, |b| ROption::RSome(lend::bytes(b)));
+                        let _ = std::mem::ManuallyDrop::new(std::mem::replace(&mut a.body, body));
                         for (to, from) in [(&mut a.source, &r.source), (&mut a.destination, &r.destination)] {
                             lend::put(&mut to.address, &from.address);
                             to.port = from.port;
@@ -399,6 +415,30 @@ macro_rules! interface_version {
                         (names, pairs)
                     })
                     .collect()
+            }
+
+            /// A later run lends its own request's parts again.
+            impl crate::chain::RunSlot for Lent {
+                fn recycle(&mut self) -> bool {
+                    self.lent = false;
+                    true
+                }
+            }
+
+            /// The body a plugin is lent in a run of `first`, then (the
+            /// `Lent` recycled) in a run of `second`.
+            #[cfg(test)]
+            #[allow(dead_code)]
+            pub(in crate::loader) fn bodies_of_two_runs(first: &Request, second: &Request) -> [Option<Vec<u8>>; 2] {
+                use crate::chain::RunSlot;
+                let mut lent = Lent::default();
+                let state = State::new();
+                [first, second].map(|r| {
+                    // SAFETY: one request per run (recycled between), outliving the borrow.
+                    let body = unsafe { lent.lend(r, &state) }.body.as_ref().map(|b| b.to_vec()).into_option();
+                    assert!(lent.recycle());
+                    body
+                })
             }
 
             impl Drop for Lent {
@@ -627,18 +667,41 @@ macro_rules! interface_version {
     // The host's own kind of answer (1.5): each effect the plugin adds is put
     // in the chain's terms at once, so the answer needs no conversion at the end.
     (@built) => {
+        use abi_stable::std_types::RBox;
+
         /// An answer the host builds as the plugin adds to it: a `StepOutcome`.
+        #[derive(Default)]
         struct Built(StepOutcome);
+
+        thread_local! {
+            /// The box of the last answer taken on this thread (emptied), for
+            /// the next one made here: an answer made and taken on one thread
+            /// allocates nothing of its own.
+            static SPARE: std::cell::Cell<Option<RBox<Built>>> = const { std::cell::Cell::new(None) };
+        }
 
         impl Built {
             /// An empty answer of `decision`, as handed to the plugin.
             fn empty(decision: abi::Decision) -> abi::AnswerBox {
-                let outcome = StepOutcome {
-                    allow: decision == abi::Decision::Allow,
-                    ..StepOutcome::default()
-                };
-                abi::Answer_TO::from_value(Built(outcome), abi_stable::sabi_trait::TD_CanDowncast)
+                let mut answer = SPARE.try_with(std::cell::Cell::take).ok().flatten().unwrap_or_default();
+                answer.0.allow = decision == abi::Decision::Allow;
+                abi::Answer_TO::from_ptr(answer, abi_stable::sabi_trait::TD_CanDowncast)
             }
+
+            /// The outcome of `answer`, its box kept for the next answer.
+            fn take(mut answer: RBox<Built>) -> StepOutcome {
+                let outcome = std::mem::take(&mut answer.0);
+                let _ = SPARE.try_with(|spare| spare.set(Some(answer)));
+                outcome
+            }
+        }
+
+        /// Adds `item` to `list`, making room for a few at once on the first.
+        fn add<T>(list: &mut Vec<T>, item: T) {
+            if list.capacity() == 0 {
+                *list = Vec::with_capacity(4);
+            }
+            list.push(item);
         }
 
         fn op(name: RStr<'_>, value: RStr<'_>, at: abi::AppendAction) -> HeaderOp {
@@ -659,15 +722,15 @@ macro_rules! interface_version {
             }
 
             fn request_header(&mut self, name: RStr<'_>, value: RStr<'_>, at: abi::AppendAction) {
-                self.0.request_headers.push(op(name, value, at));
+                add(&mut self.0.request_headers, op(name, value, at));
             }
 
             fn remove_request_header(&mut self, name: RStr<'_>) {
-                self.0.remove_request_headers.push(name.as_str().into());
+                add(&mut self.0.remove_request_headers, name.as_str().into());
             }
 
             fn response_header(&mut self, name: RStr<'_>, value: RStr<'_>, at: abi::AppendAction) {
-                self.0.response_headers.push(op(name, value, at));
+                add(&mut self.0.response_headers, op(name, value, at));
             }
 
             fn set_user(&mut self, id: RStr<'_>) {
@@ -675,15 +738,15 @@ macro_rules! interface_version {
             }
 
             fn metadata(&mut self, key: RStr<'_>, value: RStr<'_>) {
-                self.0.dynamic_metadata.push(pair(key, value));
+                add(&mut self.0.dynamic_metadata, pair(key, value));
             }
 
             fn set_state(&mut self, key: RStr<'_>, value: RStr<'_>) {
-                self.0.state_set.push(pair(key, value));
+                add(&mut self.0.state_set, pair(key, value));
             }
 
             fn remove_state(&mut self, key: RStr<'_>) {
-                self.0.state_remove.push(key.as_str().into());
+                add(&mut self.0.state_remove, key.as_str().into());
             }
 
             fn to_response(&self) -> abi::AuthResponse {
@@ -741,13 +804,24 @@ macro_rules! interface_version {
         ) -> Result<StepOutcome, StepError> {
             match answer {
                 RResult::ROk(answer) => Ok(match answer.obj.downcast_into::<Built>() {
-                    Ok(built) => abi_stable::std_types::RBox::into_inner(built).0,
+                    Ok(built) => Built::take(built),
                     Err(other) => {
                         outcome(abi::Answer_TO::from_sabi(other.into_inner()).into_response())
                     }
                 }),
                 RResult::RErr(e) => Err(error(e)),
             }
+        }
+
+        /// Whether this thread holds a spare answer box (for tests).
+        #[cfg(test)]
+        pub(in crate::loader) fn has_spare_answer() -> bool {
+            SPARE.with(|spare| {
+                let answer = spare.take();
+                let has = answer.is_some();
+                spare.set(answer);
+                has
+            })
         }
 
         /// `built` for tests: the outcome of a plugin that answered `answer`.
@@ -872,6 +946,13 @@ macro_rules! interface_version {
                 super::lend::put(&mut context.route_metadata, &request.route_metadata);
             }
             context
+        }
+
+        /// Reused by a later run when no plugin kept a signal of this one.
+        impl crate::chain::RunSlot for Run {
+            fn recycle(&mut self) -> bool {
+                self.lent.recycle() && self.cancel.recycle(1 + usize::from(self.context.is_some()))
+            }
         }
 
         impl Drop for Run {
@@ -1143,6 +1224,29 @@ mod cancel_tests {
         drop(fire);
         assert!(second.is_cancelled() && current.is_cancelled());
     }
+
+    #[test]
+    fn a_run_is_recycled_only_when_no_clone_of_its_signals_is_kept() {
+        let mut run = RunCancel::default();
+        let current = run.current();
+        drop(run.next_call());
+        let kept = current.call();
+        assert!(!run.recycle(2), "a plugin keeps a clone: not reused");
+        assert!(kept.is_cancelled(), "and its call stays ended");
+        drop(kept);
+        assert!(run.recycle(2), "only the run (and its context) hold it");
+        let fire = run.next_call();
+        let again = current.call();
+        assert!(!again.is_cancelled(), "the next run's first call runs");
+        drop(fire);
+        assert!(again.is_cancelled());
+        drop((again, current));
+        assert!(
+            !run.recycle(2),
+            "a count that is not the run's own is refused"
+        );
+        assert!(run.recycle(1));
+    }
 }
 
 /// Interface 1.4's answers in the host's allocator: what the host's
@@ -1175,6 +1279,19 @@ mod host_alloc_tests {
             pairs(&second),
             "the state as the second call sees it"
         );
+    }
+
+    #[test]
+    fn a_recycled_lent_request_has_the_next_runs_body_or_none() {
+        let with = crate::model::Request {
+            body: Some(b"first".to_vec()),
+            ..crate::model::Request::default()
+        };
+        let without = crate::model::Request::default();
+        let [first, second] = v1_4::bodies_of_two_runs(&with, &without);
+        assert_eq!((first.as_deref(), second), (Some(&b"first"[..]), None));
+        let [first, second] = v1_4::bodies_of_two_runs(&without, &with);
+        assert_eq!((first, second.as_deref()), (None, Some(&b"first"[..])));
     }
 
     #[test]
@@ -1368,6 +1485,25 @@ mod built_answer_tests {
     fn the_hosts_answer_is_taken_as_the_chains_outcome() {
         let answer = fill(v1_5::host_alloc().new_answer(Decision::Allow));
         assert_eq!(v1_5::outcome_of_answer(answer), expected());
+    }
+
+    #[test]
+    fn an_answers_box_is_reused_on_its_thread_and_starts_empty() {
+        std::thread::spawn(|| {
+            let first = fill(v1_5::host_alloc().new_answer(Decision::Allow));
+            assert!(!v1_5::has_spare_answer(), "the first answer makes its box");
+            assert_eq!(v1_5::outcome_of_answer(first), expected());
+            assert!(v1_5::has_spare_answer(), "kept when taken");
+            let second = v1_5::host_alloc().new_answer(Decision::Deny);
+            assert!(!v1_5::has_spare_answer(), "the next answer has it");
+            assert_eq!(
+                v1_5::outcome_of_answer(second),
+                StepOutcome::default(),
+                "nothing of the first"
+            );
+        })
+        .join()
+        .expect("the test thread");
     }
 
     #[test]
