@@ -509,25 +509,48 @@ impl Chain {
         // step is polled exactly as before: first poll, then (still pending) the
         // timer, and on every wake the step before the timer. The deadline is
         // the one fixed before that first poll.
-        let answer = match futures::poll!(&mut future) {
-            Poll::Ready(answer) => answer,
-            Poll::Pending => {
-                let mut polled = true;
-                let rest = std::future::poll_fn(move |cx| {
-                    if std::mem::take(&mut polled) {
-                        Poll::Pending // just polled, with this task's waker
-                    } else {
-                        future.poll_unpin(cx)
-                    }
-                });
-                let deadline = tokio::time::Instant::from_std(now + budget);
-                match tokio::time::timeout_at(deadline, rest).await {
-                    Ok(answer) => answer,
-                    Err(_) => return Err(StepError::Timeout(budget)),
-                }
-            }
-        };
-        answer.unwrap_or_else(|panic| Err(StepError::Panic(panic_message(panic))))
+        //
+        // The wait is a boxed future of its own, made only for a step still
+        // pending: the timer stays out of every step's future (and of the
+        // futures that hold it, which are moved as they are made).
+        // (The first poll's result is dropped before the wait, so it takes no
+        // room in this future either.)
+        if let Poll::Ready(answer) = futures::poll!(&mut future) {
+            return answered(answer);
+        }
+        Box::pin(wait(future, now + budget, budget)).await
+    }
+}
+
+/// A step's future that panicked (caught) or answered.
+type Answered = Result<Result<StepOutcome, StepError>, Box<dyn Any + Send>>;
+
+/// A step's answer, a panic (caught) being its error.
+fn answered(answer: Answered) -> Result<StepOutcome, StepError> {
+    answer.unwrap_or_else(|panic| Err(StepError::Panic(panic_message(panic))))
+}
+
+/// Waits for a step that did not answer on its first poll, until `deadline`
+/// (`budget` after the call). The step is not polled again before it wakes.
+async fn wait<F>(
+    mut future: F,
+    deadline: Instant,
+    budget: Duration,
+) -> Result<StepOutcome, StepError>
+where
+    F: std::future::Future<Output = Answered> + Unpin,
+{
+    let mut polled = true;
+    let rest = std::future::poll_fn(move |cx| {
+        if std::mem::take(&mut polled) {
+            Poll::Pending // just polled, with this task's waker
+        } else {
+            future.poll_unpin(cx)
+        }
+    });
+    match tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), rest).await {
+        Ok(answer) => answered(answer),
+        Err(_) => Err(StepError::Timeout(budget)),
     }
 }
 

@@ -147,6 +147,18 @@ async fn errors_panics_and_timeouts_deny() {
             Box::pin(async { panic!("boom in future") })
         }
     }
+    struct PanicsAfterWaiting;
+    impl Step for PanicsAfterWaiting {
+        fn authorize<'a>(
+            &'a self,
+            _input: StepInput<'a>,
+        ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+            Box::pin(async {
+                tokio::task::yield_now().await;
+                panic!("boom after waiting")
+            })
+        }
+    }
     let (fails, _) = step("fails", |_| Err(StepError::Plugin("nope".into())));
     let (panics, _) = step("panics", |_| panic!("boom in sync"));
     let limits = Limits {
@@ -163,6 +175,13 @@ async fn errors_panics_and_timeouts_deny() {
                 step: Arc::new(PanicsInFuture),
             },
             "boom in future",
+        ),
+        (
+            ChainStep {
+                name: "waits".into(),
+                step: Arc::new(PanicsAfterWaiting),
+            },
+            "boom after waiting",
         ),
         (
             ChainStep {

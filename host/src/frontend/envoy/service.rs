@@ -61,8 +61,11 @@ impl UnaryService<wire::CheckRequest> for Check {
 
     fn call(&mut self, request: tonic::Request<wire::CheckRequest>) -> Self::Future {
         let router = Arc::clone(&self.0);
+        // Translated before the future is made: it then holds the host's
+        // request only, not the wire message too (a moved-from capture keeps
+        // its room in the future, which is copied into its box).
+        let request = from_wire(request.into_inner());
         Box::pin(async move {
-            let request = from_wire(request.into_inner());
             let decision = router.decide(&request).await;
             Ok(tonic::Response::new(Reply::new(decision)))
         })
