@@ -3,6 +3,13 @@
 //! requests from h2load, `callgrind_control --dump`; instructions (Ir, every
 //! thread) of the dump / N. Repeatable whatever else the machine does, unlike
 //! req/s. Also the top functions by inclusive cost of A and D side by side.
+//!
+//! The servers also run under callgrind's cache and branch simulation
+//! (`--cache-sim=yes --branch-sim=yes`): first-level instruction and data
+//! cache misses and mispredicted branches per request. Two servers with the
+//! same instruction count can differ by a third by the clock (BENCHMARKS.md:
+//! the host's own path against bare tonic); these counts are the repeatable
+//! part of that difference, where the VM offers no hardware counters.
 
 use std::{
     path::{Path, PathBuf},
@@ -14,18 +21,55 @@ use anyhow::{bail, Context, Result};
 
 use crate::driver::{Bench, Spec};
 
+/// One dump's totals, summed over every thread.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Counts {
+    /// Instructions executed (`Ir`).
+    instructions: u64,
+    /// First-level instruction cache misses (`I1mr`).
+    i1_misses: u64,
+    /// First-level data cache misses, reads and writes (`D1mr + D1mw`).
+    d1_misses: u64,
+    /// Mispredicted branches, conditional and indirect (`Bcm + Bim`).
+    branch_misses: u64,
+}
+
+impl Counts {
+    /// From a dump's `events:` and `totals:` lines; events the run did not
+    /// simulate count 0.
+    fn parse(events: &str, totals: &str) -> Option<Self> {
+        let values: Vec<u64> = totals
+            .split_whitespace()
+            .map(|v| v.parse().ok())
+            .collect::<Option<_>>()?;
+        let get = |name: &str| {
+            events
+                .split_whitespace()
+                .position(|e| e == name)
+                .and_then(|i| values.get(i).copied())
+                .unwrap_or(0)
+        };
+        Some(Self {
+            instructions: *values.first()?,
+            i1_misses: get("I1mr"),
+            d1_misses: get("D1mr") + get("D1mw"),
+            branch_misses: get("Bcm") + get("Bim"),
+        })
+    }
+}
+
 /// One server's count.
 struct Profile {
     label: String,
     requests: u64,
-    instructions: u64,
+    counts: Counts,
     /// (function, inclusive instructions) from `callgrind_annotate --inclusive=yes`.
     top: Vec<(String, u64)>,
 }
 
 impl Profile {
     fn per_request(&self) -> f64 {
-        self.instructions as f64 / self.requests as f64
+        self.counts.instructions as f64 / self.requests as f64
     }
 }
 
@@ -44,16 +88,14 @@ fn control(action: &str, pid: u32) -> Result<()> {
     Ok(())
 }
 
-/// The `totals:` of a finished dump (waits for it to be written).
-fn totals(dump: &Path) -> Result<u64> {
+/// The totals of a finished dump (waits for it to be written).
+fn totals(dump: &Path) -> Result<Counts> {
     let end = Instant::now() + Duration::from_secs(120);
     loop {
         if let Ok(text) = std::fs::read_to_string(dump) {
-            if let Some(v) = text.lines().find_map(|l| l.strip_prefix("totals: ")) {
-                return v
-                    .split_whitespace()
-                    .next()
-                    .and_then(|v| v.parse().ok())
+            let line = |prefix: &str| text.lines().find_map(|l| l.strip_prefix(prefix));
+            if let Some(totals) = line("totals: ") {
+                return Counts::parse(line("events: ").unwrap_or("Ir"), totals)
                     .with_context(|| format!("{}: unreadable totals", dump.display()));
             }
         }
@@ -83,7 +125,7 @@ fn function_name(entry: &str) -> String {
 /// Functions by inclusive cost, costliest first.
 fn annotate(dump: &Path) -> Result<Vec<(String, u64)>> {
     let out = Command::new("callgrind_annotate")
-        .args(["--inclusive=yes", "--threshold=100"])
+        .args(["--inclusive=yes", "--threshold=100", "--show=Ir"])
         .arg(dump)
         .output()
         .context("running callgrind_annotate")?;
@@ -115,7 +157,7 @@ fn profile(bench: &Bench, tag: &str, label: &str, spec: &Spec, n: u64) -> Result
     control("--zero", server.pid())?;
     sent += bench.grpc_load(server.port, n, None)?.succeeded;
     control("--dump", server.pid())?;
-    let instructions = totals(&dump)?;
+    let counts = totals(&dump)?;
     let name = server.name.clone();
     let (allow, deny) = server.stop()?;
     if allow != sent || deny != 0 {
@@ -124,7 +166,7 @@ fn profile(bench: &Bench, tag: &str, label: &str, spec: &Spec, n: u64) -> Result
     let profile = Profile {
         label: label.to_string(),
         requests: n,
-        instructions,
+        counts,
         top: annotate(&dump)?,
     };
     eprintln!(
@@ -143,7 +185,7 @@ fn side_by_side(a: &Profile, d: &Profile, rows: usize) -> String {
         let mut seen = std::collections::HashSet::new();
         p.top
             .iter()
-            .filter(|(_, c)| (*c as f64) < 0.95 * p.instructions as f64)
+            .filter(|(_, c)| (*c as f64) < 0.95 * p.counts.instructions as f64)
             // `f'2` is callgrind's name for a recursive cycle: counted twice.
             .filter(|(f, _)| {
                 f.rsplit_once('\'')
@@ -217,16 +259,35 @@ pub(crate) fn report(bench: &Bench) -> Result<String> {
     }
     let get = |tag: &str| done.iter().find(|(t, _)| *t == tag).map(|(_, p)| p);
     let mut r = format!(
-        "Instructions per request (callgrind, every thread, {n} requests after a warm-up, h2load -c 4 -m 16)\n\n| server | instructions/request |\n|---|---:|\n"
+        "Instructions per request (callgrind, every thread, {n} requests after a warm-up, h2load -c 4 -m 16), and per request what its cache and branch simulation counts: first-level instruction and data cache misses, mispredicted branches\n\n\
+         | server | instructions/request | I1 misses | D1 misses | mispredicted branches |\n|---|---:|---:|---:|---:|\n"
     );
     for (_, p) in &done {
-        r += &format!("| {} | {:.0} |\n", p.label, p.per_request());
+        let per = |v: u64| v as f64 / p.requests as f64;
+        let c = &p.counts;
+        r += &format!(
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} |\n",
+            p.label,
+            p.per_request(),
+            per(c.i1_misses),
+            per(c.d1_misses),
+            per(c.branch_misses)
+        );
     }
     let mark = |ok: bool| if ok { "met" } else { "**missed**" };
     r += "\n| ratio (by instructions) | value | target |\n|---|---:|---|\n";
     if let (Some(a), Some(d)) = (get("A"), get("D")) {
         let d_a = a.per_request() / d.per_request();
         r += &format!("| D/A | {d_a:.3} | ≥ 0.85: {} |\n", mark(d_a >= 0.85));
+    }
+    if let (Some(a), Some(d)) = (get("A"), get("D")) {
+        let more = |f: fn(&Counts) -> u64| f(&d.counts) as f64 / f(&a.counts) as f64 - 1.0;
+        r += &format!(
+            "| D over A: I1 misses / D1 misses / mispredicted branches | {:+.0} % / {:+.0} % / {:+.0} % | |\n",
+            more(|c| c.i1_misses) * 100.0,
+            more(|c| c.d1_misses) * 100.0,
+            more(|c| c.branch_misses) * 100.0
+        );
     }
     if let (Some(b), Some(d)) = (get("B"), get("D")) {
         let d_b = b.per_request() / d.per_request();
@@ -261,4 +322,31 @@ pub(crate) fn report(bench: &Bench) -> Result<String> {
         r += &side_by_side(a, d, if o.smoke { 10 } else { 30 });
     }
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Counts;
+
+    #[test]
+    fn totals_are_read_by_event_name_and_missing_events_count_zero() {
+        let events = "Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw Bc Bcm Bi Bim";
+        let counts = Counts::parse(events, "100 9 8 7 6 5 4 3 2 1 10 20 30").expect("parsed");
+        assert_eq!(
+            counts,
+            Counts {
+                instructions: 100,
+                i1_misses: 7,
+                d1_misses: 11,
+                branch_misses: 40,
+            }
+        );
+        let plain = Counts::parse("Ir", "123").expect("parsed");
+        assert_eq!(
+            (plain.instructions, plain.i1_misses, plain.branch_misses),
+            (123, 0, 0)
+        );
+        assert_eq!(Counts::parse("Ir", "12x"), None);
+        assert_eq!(Counts::parse("Ir", ""), None);
+    }
 }

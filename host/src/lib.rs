@@ -13,7 +13,7 @@
 //! the gRPC server, [`admin`] the HTTP admin port ([`metrics`], [`health`]);
 //! [`cache`] holds the per-step decision caches (memory or Redis);
 //! [`listener`] holds every listener's connection limits and shutdown drain;
-//! [`logging`] sets up log output.
+//! [`logging`] sets up log output; [`runtime`] builds the tokio runtime.
 
 pub mod admin;
 pub mod cache;
@@ -28,5 +28,6 @@ pub mod metrics;
 pub mod model;
 pub mod reload;
 pub mod router;
+pub mod runtime;
 pub mod server;
 pub mod watch;

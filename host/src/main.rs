@@ -235,8 +235,14 @@ fn reload_on_hangup(reloader: Arc<Reloader>) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    gatehouse::runtime::builder()
+        .build()
+        .context("cannot start the tokio runtime")?
+        .block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     let cli = Cli::parse();
     logging::init(cli.log_format);
 

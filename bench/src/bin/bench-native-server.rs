@@ -15,8 +15,12 @@ use gatehouse::{
 use gatehouse_bench::{native, service::listen_arg, CONFIG_ID};
 use tokio_util::sync::CancellationToken;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// On the host's runtime, as the `gatehouse` binary.
+fn main() -> anyhow::Result<()> {
+    gatehouse::runtime::builder().build()?.block_on(serve())
+}
+
+async fn serve() -> anyhow::Result<()> {
     logging::init(LogFormat::Text);
     let metrics = Arc::new(Metrics::new());
     let router = Arc::new(Router::new(Arc::clone(&metrics), RequestLimits::default()));
