@@ -10,7 +10,8 @@
 #                               under callgrind with 300 requests each
 #   scripts/bench.sh --callgrind  instruction counts only (~5 min): A, B, C, D, a
 #                               10-step chain and D with 10,000 configs loaded, each
-#                               under valgrind --tool=callgrind (--callgrind-requests N)
+#                               under valgrind --tool=callgrind (--callgrind-requests N),
+#                               with its cache and branch simulation (I1/D1 misses)
 #   scripts/bench.sh --scale    scale scenarios only: reload time and RSS of 1/100/10,000
 #                               configs (--max-configs N, --reloads N), 1/3/10 steps
 #
