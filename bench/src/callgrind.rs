@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use crate::driver::{Bench, Spec};
 
 /// One dump's totals, summed over every thread.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Counts {
     /// Instructions executed (`Ir`).
     instructions: u64,
