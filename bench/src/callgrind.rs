@@ -222,6 +222,11 @@ pub(crate) fn report(bench: &Bench) -> Result<String> {
     let many = o.max_configs.max(1);
     let mut runs: Vec<(&str, String, Spec)> = vec![
         ("A", "A bare tonic".into(), Spec::Noop),
+        (
+            "A2",
+            "A′ bare tonic, host's runtime".into(),
+            Spec::NoopHostRuntime,
+        ),
         ("D", "D 3-step .so".into(), three.clone()),
         ("B", "B native steps".into(), Spec::Native),
         (
@@ -250,7 +255,7 @@ pub(crate) fn report(bench: &Bench) -> Result<String> {
         None => {}
     }
     if runs.is_empty() {
-        bail!("--servers: none of A, B, C, D, D10, Dmany");
+        bail!("--servers: none of A, A2, B, C, D, D10, Dmany");
     }
     eprintln!("instruction counts: {n} requests per server under callgrind");
     let mut done = Vec::new();
@@ -279,6 +284,10 @@ pub(crate) fn report(bench: &Bench) -> Result<String> {
     if let (Some(a), Some(d)) = (get("A"), get("D")) {
         let d_a = a.per_request() / d.per_request();
         r += &format!("| D/A | {d_a:.3} | ≥ 0.85: {} |\n", mark(d_a >= 0.85));
+    }
+    if let (Some(a2), Some(d)) = (get("A2"), get("D")) {
+        let d_a2 = a2.per_request() / d.per_request();
+        r += &format!("| D/A′ (same runtime) | {d_a2:.3} | |\n");
     }
     if let (Some(a), Some(d)) = (get("A"), get("D")) {
         let more = |f: fn(&Counts) -> u64| f(&d.counts) as f64 / f(&a.counts) as f64 - 1.0;

@@ -1,16 +1,65 @@
 //! `bench`: runs scenarios A–E and prints the table (see BENCHMARKS.md).
 //!
 //! `bench [--smoke | --callgrind | --scale] [--rounds N] [--seconds S] [--latency-seconds S]
-//!        [--rss-requests N] [--callgrind-requests N] [--servers A,B,C,D]
+//!        [--rss-requests N] [--callgrind-requests N] [--servers A,A2,B,C,D,D10,Dmany]
 //!        [--max-configs N] [--reloads N]
 //!        [--bin-dir DIR] [--envoy PATH] [--work DIR] [--out FILE]`
 
 use std::path::PathBuf;
 
+use anyhow::{bail, Context as _};
 use gatehouse_bench::driver::{run, Options};
+
+/// Flags that stand alone.
+const SWITCHES: [&str; 3] = ["--smoke", "--callgrind", "--scale"];
+/// Flags followed by a value.
+const VALUED: [&str; 12] = [
+    "--rounds",
+    "--seconds",
+    "--latency-seconds",
+    "--rss-requests",
+    "--callgrind-requests",
+    "--servers",
+    "--max-configs",
+    "--reloads",
+    "--bin-dir",
+    "--envoy",
+    "--work",
+    "--out",
+];
+
+/// Refuses what `bench` does not know before a run of many minutes starts,
+/// so a typo or `--help` never silently runs the full benchmark.
+fn check(args: &[String]) -> anyhow::Result<()> {
+    let usage = include_str!("main.rs")
+        .lines()
+        .take_while(|l| l.starts_with("//!"))
+        .skip(2)
+        .map(|l| l.trim_start_matches("//!").trim_matches('`'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if arg == "--help" || arg == "-h" {
+            println!("usage:\n{usage}");
+            std::process::exit(0);
+        }
+        if SWITCHES.contains(&arg.as_str()) {
+            continue;
+        }
+        if !VALUED.contains(&arg.as_str()) {
+            bail!("unknown argument {arg:?}\nusage:\n{usage}");
+        }
+        if rest.next().is_none_or(|v| v.starts_with("--")) {
+            bail!("{arg} needs a value");
+        }
+    }
+    Ok(())
+}
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    check(&args)?;
     let value = |flag: &str| {
         args.iter()
             .position(|a| a == flag)
@@ -28,7 +77,9 @@ fn main() -> anyhow::Result<()> {
         .unwrap_or_else(|| exe.parent().expect("bin dir").to_path_buf());
     let num = |flag: &str, smoke_v: f64, full: f64| -> anyhow::Result<f64> {
         Ok(match value(flag) {
-            Some(v) => v.parse()?,
+            Some(v) => v
+                .parse()
+                .with_context(|| format!("{flag} {v:?}: not a number"))?,
             None if smoke => smoke_v,
             None => full,
         })

@@ -2,13 +2,20 @@
 
 use std::{fmt::Write as _, io::IsTerminal};
 
-use tracing::field::{Field, Visit};
+use tracing::{
+    field::{Field, Visit},
+    Level,
+};
 use tracing_subscriber::{
     field::{RecordFields, VisitOutput},
+    filter::Targets,
     fmt::{
         format::{DefaultFields, DefaultVisitor, Writer},
         FormatFields,
     },
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+    EnvFilter, Layer, Registry,
 };
 
 /// How log lines are written.
@@ -21,23 +28,84 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber: level from `RUST_LOG` (default `info`).
+/// A `RUST_LOG` that does not parse is reported on the first line and
+/// replaced by `info`.
 pub fn init(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let spec = std::env::var("RUST_LOG").ok();
+    let (filter, problem) = Filter::parse(spec.as_deref());
+    match filter {
+        Filter::Targets(targets) => install(format, targets),
+        Filter::Env(env) => install(format, env),
+    }
+    if let Some(problem) = problem {
+        tracing::warn!("RUST_LOG ignored, logging at info: {problem}");
+    }
+}
+
+/// Sets the global subscriber: `filter`, then lines in `format` to stderr.
+fn install<F>(format: LogFormat, filter: F)
+where
+    F: Layer<Registry> + Send + Sync + 'static,
+{
     // Colours only for a person at a terminal: in a file or a container log they
     // are noise, and formatting them costs time on every span.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
     match format {
-        LogFormat::Text => builder.fmt_fields(PlainFields).init(),
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        LogFormat::Text => registry.with(layer.fmt_fields(PlainFields)).init(),
+        LogFormat::Json => registry
+            .with(
+                layer
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .init(),
+    }
+}
+
+/// The filter `RUST_LOG` asks for.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one, made at start-up
+enum Filter {
+    /// Targets and levels only (`info,gatehouse::plugin=debug`): decided once
+    /// per call site, so a request's span costs no filter bookkeeping when it
+    /// is made, entered, left and closed.
+    Targets(Targets),
+    /// Directives on spans or field values (`[check]=debug`): `EnvFilter`
+    /// tracks every span to apply them.
+    Env(EnvFilter),
+}
+
+impl Filter {
+    /// The filter for `spec` (none: `info`), and why `spec` was not used when
+    /// it does not parse.
+    fn parse(spec: Option<&str>) -> (Filter, Option<String>) {
+        let spec = spec.map(str::trim).filter(|s| !s.is_empty());
+        let Some(spec) = spec else {
+            return (
+                Filter::Targets(Targets::new().with_default(Level::INFO)),
+                None,
+            );
+        };
+        // `Targets` reads `target[{field}]=level` too, but not a span name in
+        // brackets or a field's value: those go to `EnvFilter`.
+        let dynamic = spec.contains(['[', ']', '{', '}', '"']);
+        if !dynamic {
+            if let Ok(targets) = spec.parse::<Targets>() {
+                return (Filter::Targets(targets), None);
+            }
+        }
+        match EnvFilter::try_new(spec) {
+            Ok(env) => (Filter::Env(env), None),
+            Err(error) => (
+                Filter::Targets(Targets::new().with_default(Level::INFO)),
+                Some(format!("{spec:?}: {error}")),
+            ),
+        }
     }
 }
 
@@ -267,7 +335,9 @@ mod tests {
 
     use tracing_subscriber::fmt::{format::DefaultFields, FormatFields, MakeWriter};
 
-    use super::{LogText, PlainFields, Throttle};
+    use tracing_subscriber::{layer::SubscriberExt, Layer, Registry};
+
+    use super::{Filter, LogText, PlainFields, Throttle};
 
     /// Log lines written into memory.
     #[derive(Clone, Default)]
@@ -353,6 +423,77 @@ mod tests {
         );
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert_eq!(LogText("0f8e-41c2").to_string(), "0f8e-41c2");
+    }
+
+    /// What `RUST_LOG=spec` lets through of a few events, and the filter kind.
+    fn filtered(spec: &str) -> (String, &'static str) {
+        fn logged<F: Layer<Registry> + Send + Sync + 'static>(filter: F, buffer: &Buffer) {
+            let layer = tracing_subscriber::fmt::layer()
+                .with_ansi(false)
+                .without_time()
+                .with_writer(buffer.clone());
+            let subscriber = tracing_subscriber::registry().with(filter).with(layer);
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::info!(target: "gatehouse::chain", "chain-info");
+                tracing::debug!(target: "gatehouse::frontend::http", "http-debug");
+                tracing::debug!(target: "gatehouse::chain", "chain-debug");
+                let span = tracing::info_span!(target: "gatehouse::chain", "check");
+                let _in = span.enter();
+                tracing::debug!(target: "gatehouse::loader", "in-check-debug");
+            });
+        }
+        let buffer = Buffer::default();
+        let (filter, problem) = Filter::parse(Some(spec));
+        assert!(problem.is_none(), "{spec}: {problem:?}");
+        let kind = match filter {
+            Filter::Targets(targets) => {
+                logged(targets, &buffer);
+                "targets"
+            }
+            Filter::Env(env) => {
+                logged(env, &buffer);
+                "env"
+            }
+        };
+        let bytes = buffer.0.lock().unwrap().clone();
+        (String::from_utf8(bytes).expect("utf-8"), kind)
+    }
+
+    #[test]
+    fn rust_log_of_targets_filters_by_target_without_span_bookkeeping() {
+        let (lines, kind) = filtered("info,gatehouse::frontend::http=debug");
+        assert_eq!(kind, "targets");
+        assert!(
+            lines.contains("chain-info") && lines.contains("http-debug"),
+            "{lines}"
+        );
+        assert!(!lines.contains("chain-debug") && !lines.contains("in-check-debug"));
+        let (lines, _) = filtered("warn");
+        assert!(!lines.contains("chain-info"), "{lines}");
+    }
+
+    #[test]
+    fn rust_log_naming_a_span_still_filters_inside_that_span() {
+        let (lines, kind) = filtered("info,[check]=debug");
+        assert_eq!(kind, "env");
+        assert!(lines.contains("in-check-debug"), "{lines}");
+        assert!(!lines.contains("chain-debug") && !lines.contains("http-debug"));
+    }
+
+    #[test]
+    fn rust_log_that_does_not_parse_is_named_and_replaced_by_info() {
+        let (filter, problem) = Filter::parse(Some("gatehouse=loud"));
+        let problem = problem.expect("a problem");
+        assert!(problem.contains("gatehouse=loud"), "{problem}");
+        let Filter::Targets(targets) = filter else {
+            panic!("info is a plain level: {filter:?}");
+        };
+        assert_eq!(
+            targets.default_level(),
+            Some(tracing::level_filters::LevelFilter::INFO)
+        );
+        let (default, none) = Filter::parse(Some("  "));
+        assert!(none.is_none() && matches!(default, Filter::Targets(_)));
     }
 
     #[test]
