@@ -330,12 +330,14 @@ impl Chain {
         state: State,
         observer: &dyn Observer,
     ) -> Decision {
+        let began = Instant::now();
         let mut run = Run {
             request,
             effects: Effects::new(request, state),
             // SAFETY: the run borrows `request` for as long as it lives.
             cache: unsafe { RequestCache::new(request) },
-            deadline: Instant::now() + self.limits.chain_deadline,
+            deadline: began + self.limits.chain_deadline,
+            clock: began,
         };
         if let Some(expr) = &self.expr {
             return self.run_expr(expr, run, observer).await;
@@ -378,7 +380,7 @@ impl Chain {
             return Ok(Ran::Skipped);
         }
         let span = tracing::debug_span!("step", step = %step.name, decision = tracing::field::Empty, micros = tracing::field::Empty);
-        let started = Instant::now();
+        let started = run.clock;
         let cache = options.and_then(|o| o.cache.as_deref());
         let decided = self.decide(index, cache, run, observer);
         // A disabled span (the default: it is `debug`) has nothing to enter on each poll.
@@ -387,7 +389,9 @@ impl Chain {
         } else {
             decided.instrument(span.clone()).await
         };
-        let elapsed = started.elapsed();
+        let ended = Instant::now();
+        run.clock = ended;
+        let elapsed = ended.saturating_duration_since(started);
         span.record("micros", elapsed.as_micros() as u64);
         let kind = match &result {
             Ok(outcome) if outcome.allow => StepResult::Allow,
@@ -476,8 +480,17 @@ impl Chain {
                 }
             },
         };
+        // The step's start is its call's "now", unless a cache lookup (which
+        // may wait on Redis) came between them.
+        let now = if key.is_some() {
+            Instant::now()
+        } else {
+            run.clock
+        };
         let state = &run.effects.state;
-        let result = self.call(step, state, &mut run.cache, run.deadline).await;
+        let result = self
+            .call(step, state, &mut run.cache, run.deadline, now)
+            .await;
         if let (Some((cache, key)), Ok(outcome)) = (key, &result) {
             let evicted = cache.store(key, outcome);
             if evicted > 0 {
@@ -487,14 +500,16 @@ impl Chain {
         result
     }
 
+    /// Calls the step's plugin at `now`, giving it the step timeout or what
+    /// is left of the chain's `deadline`, whichever is shorter.
     async fn call(
         &self,
         step: &ChainStep,
         state: &State,
         cache: &mut RequestCache,
         deadline: Instant,
+        now: Instant,
     ) -> Result<StepOutcome, StepError> {
-        let now = Instant::now();
         let budget = self
             .limits
             .step_timeout

@@ -648,3 +648,88 @@ async fn a_pending_step_is_polled_again_only_when_woken_and_still_times_out() {
         other => panic!("a step that never answers must time out, got {other:?}"),
     }
 }
+
+/// A step that sleeps, then allows.
+struct Sleeps(Duration);
+
+impl Step for Sleeps {
+    fn authorize<'a>(
+        &'a self,
+        _input: StepInput<'a>,
+    ) -> BoxFuture<'a, Result<StepOutcome, StepError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            Ok(allow())
+        })
+    }
+}
+
+fn sleeps(name: &str, millis: u64) -> ChainStep {
+    ChainStep {
+        name: name.into(),
+        step: Arc::new(Sleeps(Duration::from_millis(millis))),
+    }
+}
+
+#[tokio::test]
+async fn each_step_is_timed_from_where_the_one_before_ended() {
+    struct Times(std::sync::Mutex<Vec<(String, Duration)>>);
+    impl Observer for Times {
+        fn step(&self, _: &str, step: &str, _: StepResult, _: bool, elapsed: Duration) {
+            self.0.lock().unwrap().push((step.to_string(), elapsed));
+        }
+    }
+    let limits = Limits {
+        chain_deadline: Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let steps = vec![
+        sleeps("slow", 200),
+        sleeps("quick", 0),
+        sleeps("slower", 100),
+    ];
+    let chain = Chain::new("c", steps, limits);
+    let times = Times(Default::default());
+    let decision = chain.run(&Request::default(), &times).await;
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
+    let times = times.0.into_inner().unwrap();
+    let names: Vec<_> = times.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["slow", "quick", "slower"]);
+    let millis = |i: usize| times[i].1.as_millis();
+    assert!(millis(0) >= 200, "{times:?}");
+    // Neither the slow step's time nor its own is counted twice.
+    assert!(millis(1) < 200, "{times:?}");
+    assert!((100..300).contains(&millis(2)), "{times:?}");
+}
+
+#[tokio::test]
+async fn a_slow_cache_lookup_does_not_use_up_the_step_timeout() {
+    /// A cache that takes its time to miss (Redis far away).
+    struct SlowMiss;
+    impl StepCache for SlowMiss {
+        fn lookup<'a>(&'a self, _: &'a Request, _: &'a State) -> BoxFuture<'a, Lookup> {
+            Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                Lookup::Miss(cache::CacheKey([0; 32]))
+            })
+        }
+        fn store(&self, _: cache::CacheKey, _: &StepOutcome) -> u64 {
+            0
+        }
+    }
+    let limits = Limits {
+        step_timeout: Duration::from_millis(200),
+        chain_deadline: Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let options = StepOptions {
+        cache: Some(Arc::new(SlowMiss)),
+        ..StepOptions::default()
+    };
+    // 150 ms looking up, then 100 ms in the plugin: within the plugin's 200 ms,
+    // which start when it is called.
+    let chain =
+        Chain::new("c", vec![sleeps("cached", 100)], limits).with_step_options(vec![options]);
+    let decision = chain.run(&Request::default(), &NoObserver).await;
+    assert!(matches!(decision, Decision::Allow(_)), "{decision:?}");
+}
