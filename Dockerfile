@@ -25,10 +25,17 @@
 ARG ARTIFACTS=builder
 
 # --- builder: release builds through the same scripts CI runs --------------------------
+# The host is profile-guided (scripts/build-host.sh --pgo: an instrumented build trained
+# on the benchmark's chain by h2load, from Debian's nghttp2-client; ~20 % fewer
+# instructions per request, BENCHMARKS.md); `gatehouse --version` names its profile.
 FROM rust:1-bookworm AS builder
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nghttp2-client \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN scripts/build-host.sh --locked \
+RUN scripts/build-host.sh --pgo --locked \
  && scripts/build-plugins.sh --locked
 
 # --- prebuilt: the same layout, taken from the build context ---------------------------

@@ -77,7 +77,21 @@ fn from_cargo_metadata(manifest_dir: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(manifest).with_file_name("src/generated/types.bin"))
 }
 
+/// `gatehouse --version`'s text (src/build.rs): a profile-guided build names
+/// its training profile, which `scripts/build-host.sh --pgo` passes in
+/// `GATEHOUSE_PGO_PROFILE`.
+fn long_version() {
+    println!("cargo:rerun-if-env-changed=GATEHOUSE_PGO_PROFILE");
+    let version = env::var("CARGO_PKG_VERSION").expect("CARGO_PKG_VERSION");
+    let long = match env::var("GATEHOUSE_PGO_PROFILE") {
+        Ok(profile) => format!("{version} (profile-guided build, profile {profile})"),
+        Err(_) => version,
+    };
+    println!("cargo:rustc-env=GATEHOUSE_LONG_VERSION={long}");
+}
+
 fn main() {
+    long_version();
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let lock = manifest_dir.join("../Cargo.lock");
     println!("cargo:rerun-if-changed=build.rs");

@@ -3,7 +3,12 @@
 # copies the binaries to dist/bin/. Extra arguments go to cargo (e.g. --locked).
 # No docker: the Dockerfile's builder stage and CI both run this.
 #
-# Usage: scripts/build-host.sh [cargo args...]     (env: DIST_DIR=dist)
+# With --pgo, a profile-guided build: scripts/pgo-profile.sh trains an instrumented host
+# on the benchmark's chain, and the release build (in $TARGET/pgo-use, so that plain
+# release builds stay cached) is optimised with that profile; `gatehouse --version` and
+# the gatehouse_build_info metric name it. BENCHMARKS.md has what it gains.
+#
+# Usage: scripts/build-host.sh [--pgo] [cargo args...]     (env: DIST_DIR=dist)
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +23,18 @@ if [[ -f verify/Cargo.toml ]]; then
   bins+=(gatehouse-verify)
 fi
 
-cargo build --release "${packages[@]}" "$@"
+if [[ "${1:-}" == --pgo ]]; then
+  shift
+  profile="$(scripts/pgo-profile.sh "$@")"
+  # The profile's name is its hash: a new profile is a new flag, so cargo rebuilds.
+  export GATEHOUSE_PGO_PROFILE="${profile##*/gatehouse-}"
+  GATEHOUSE_PGO_PROFILE="${GATEHOUSE_PGO_PROFILE%.profdata}"
+  target_dir="${target_dir}/pgo-use"
+  CARGO_TARGET_DIR="${target_dir}" scripts/cargo-with-flag.sh "-Cprofile-use=${profile}" \
+    build --release "${packages[@]}" "$@"
+else
+  cargo build --release "${packages[@]}" "$@"
+fi
 
 mkdir -p "${dist}"
 for bin in "${bins[@]}"; do

@@ -136,7 +136,7 @@ bud() {
 artifacts() {
   if [[ -n "${IMAGES_SKIP_CARGO:-}" ]]; then return 0; fi
   if [[ "${profile}" == release ]]; then
-    DIST_DIR="${work}/release-dist" scripts/build-host.sh --locked >&2
+    DIST_DIR="${work}/release-dist" scripts/build-host.sh --pgo --locked >&2
     DIST_DIR="${work}/release-dist" scripts/build-plugins.sh --locked >&2
     cargo build --release --locked -p plugin-template >&2
   else
@@ -226,8 +226,9 @@ build_all() {
   log "done in $((SECONDS - t0)) s"
 }
 
-# rust:1-bookworm stand-in: the Debian base, a C toolchain, this machine's rustc/cargo
-# and CA bundle.
+# rust:1-bookworm stand-in: the Debian base, a C toolchain and curl (as in the real
+# image), this machine's rustc/cargo (with its llvm-tools, when installed: the PGO
+# build's llvm-profdata) and CA bundle.
 base_rust() {
   local image="docker.io/library/rust:1-bookworm" toolchain ctr
   image_exists "${image}" && return 0
@@ -235,7 +236,7 @@ base_rust() {
   ctr="$(buildah from --pull=never "${debian_base}")"
   buildah run --isolation chroot "${ctr}" sh -c 'apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      ca-certificates gcc libc6-dev make git >/dev/null && rm -rf /var/lib/apt/lists/*'
+      ca-certificates gcc libc6-dev make git curl >/dev/null && rm -rf /var/lib/apt/lists/*'
   buildah copy "${ctr}" "${toolchain}" /usr/local/rust >/dev/null
   # This machine's CA bundle, so cargo reaches crates.io the way the machine does.
   buildah copy "${ctr}" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt \

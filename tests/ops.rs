@@ -297,6 +297,8 @@ async fn metrics_and_config_reflect_known_traffic() {
         "gatehouse_reloads_total{result=\"ok\"} 1",
         "gatehouse_loaded_plugin_libraries 3",
         "gatehouse_config_generation 1",
+        // A plain (not profile-guided) build: tests/e2e/images.sh checks the other kind.
+        "gatehouse_build_info{pgo_profile=\"\",version=\"0.1.0\"} 1",
     ] {
         assert!(metrics.contains(line), "missing `{line}` in:\n{metrics}");
     }

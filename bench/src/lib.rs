@@ -108,6 +108,22 @@ pub fn check_request() -> CheckRequest {
     }
 }
 
+/// [`check_request`] from a team the chains refuse (`x-team: marketing`): the
+/// deny path, which the PGO training of `scripts/build-host.sh --pgo` runs
+/// beside the allow path (scripts/pgo/).
+pub fn refused_check_request() -> CheckRequest {
+    let mut request = check_request();
+    if let Some(http) = request
+        .attributes
+        .as_mut()
+        .and_then(|a| a.request.as_mut())
+        .and_then(|r| r.http.as_mut())
+    {
+        http.headers.insert("x-team".into(), "marketing".into());
+    }
+    request
+}
+
 /// `message` as one gRPC frame: 0 (not compressed), big-endian u32 length, bytes.
 pub fn framed(message: &impl Message) -> Vec<u8> {
     let body = message.encode_to_vec();

@@ -13,9 +13,11 @@
 //! the gRPC server, [`admin`] the HTTP admin port ([`metrics`], [`health`]);
 //! [`cache`] holds the per-step decision caches (memory or Redis);
 //! [`listener`] holds every listener's connection limits and shutdown drain;
-//! [`logging`] sets up log output; [`runtime`] builds the tokio runtime.
+//! [`logging`] sets up log output; [`runtime`] builds the tokio runtime;
+//! [`build`] says what the binary was built as (version, PGO profile).
 
 pub mod admin;
+pub mod build;
 pub mod cache;
 pub mod chain;
 pub mod config;

@@ -56,7 +56,7 @@ fn release_free_memory() {
 
 /// Envoy ext_authz server running chains of auth plugins.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version = gatehouse::build::LONG_VERSION, about)]
 struct Cli {
     /// YAML file with one or more `kind: AuthConfig` documents.
     #[arg(long, env = "GATEHOUSE_CONFIG")]

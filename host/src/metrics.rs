@@ -10,8 +10,8 @@ use std::{
 };
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::chain::{cache::CacheEvent, Chain, Observer, Prepared, StepResult};
@@ -77,6 +77,25 @@ fn register<T: prometheus::core::Collector + Clone + 'static>(registry: &Registr
         .register(Box::new(metric.clone()))
         .expect("metric names are unique");
     metric
+}
+
+/// `gatehouse_build_info{version, pgo_profile} 1`: which build this host is
+/// (`pgo_profile` empty unless built by `scripts/build-host.sh --pgo`).
+fn build_info(registry: &Registry) {
+    let info = register(
+        registry,
+        IntGaugeVec::new(
+            Opts::new(
+                "gatehouse_build_info",
+                "The host's version and PGO training profile (empty: none)",
+            ),
+            &["version", "pgo_profile"],
+        )
+        .expect("valid metric"),
+    );
+    let profile = crate::build::PGO_PROFILE.unwrap_or("");
+    info.with_label_values(&[crate::build::VERSION, profile])
+        .set(1);
 }
 
 impl Metrics {
@@ -155,6 +174,7 @@ impl Metrics {
             )
             .expect("valid metric"),
         );
+        build_info(&registry);
         static INSTANCES: AtomicU64 = AtomicU64::new(0);
         Self {
             instance: INSTANCES.fetch_add(1, Ordering::Relaxed),

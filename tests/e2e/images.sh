@@ -233,6 +233,26 @@ if in_host touch /tmp/probe; then pass "${c}: /tmp (its own volume) writable"; e
 expect_eq "${c}" "capabilities (CapEff)" \
   "$(pm exec "${host_name}" sh -c 'sed -n "s/^CapEff:\t//p" /proc/1/status' 2>&1)" 0000000000000000
 
+# A release image is built as the Dockerfile's builder stage builds it: profile-guided
+# (scripts/build-host.sh --pgo); a debug one is not. --version and the running host's
+# gatehouse_build_info name the training profile.
+c="host image build (IMAGES_PROFILE=${IMAGES_PROFILE:-debug})"
+version="$(contained "${host_image}" --version 2>&1)"
+build_info="$(curl -fsS --max-time 2 "http://127.0.0.1:${admin_port}/metrics" | grep '^gatehouse_build_info{' || true)"
+if [[ "${IMAGES_PROFILE:-debug}" == release ]]; then
+  if [[ "${version}" =~ \(profile-guided\ build,\ profile\ ([0-9a-f]{12})\)$ ]]; then
+    pass "${c}: --version '${version}'"
+    expect_eq "${c}" "gatehouse_build_info" "${build_info}" \
+      "gatehouse_build_info{pgo_profile=\"${BASH_REMATCH[1]}\",version=\"0.1.0\"} 1"
+  else
+    fail "${c}: --version does not name a PGO profile" "${version}"
+  fi
+else
+  expect_eq "${c}" "--version" "${version}" "gatehouse 0.1.0"
+  expect_eq "${c}" "gatehouse_build_info" "${build_info}" \
+    'gatehouse_build_info{pgo_profile="",version="0.1.0"} 1'
+fi
+
 # --- decisions: grpcurl straight at the host --------------------------------------------
 expect_decision "grpcurl gatehouse.demo (x-team: platform)" g-demo gatehouse.demo \
   '{"x-team": "platform"}' "allow x-gatehouse-team=verified"
