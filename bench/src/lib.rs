@@ -113,15 +113,19 @@ pub fn check_request() -> CheckRequest {
 /// beside the allow path (scripts/pgo/).
 pub fn refused_check_request() -> CheckRequest {
     let mut request = check_request();
-    if let Some(http) = request
+    if let Some(http) = http_mut(&mut request) {
+        http.headers.insert("x-team".into(), "marketing".into());
+    }
+    request
+}
+
+/// The HTTP request a `CheckRequest` describes, to change one of its parts.
+pub fn http_mut(request: &mut CheckRequest) -> Option<&mut HttpRequest> {
+    request
         .attributes
         .as_mut()
         .and_then(|a| a.request.as_mut())
         .and_then(|r| r.http.as_mut())
-    {
-        http.headers.insert("x-team".into(), "marketing".into());
-    }
-    request
 }
 
 /// `message` as one gRPC frame: 0 (not compressed), big-endian u32 length, bytes.

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use envoy_types::pb::envoy::service::auth::v3::CheckRequest;
-use gatehouse_bench::{check_request, framed, refused_check_request};
+use gatehouse_bench::{check_request, framed, http_mut, refused_check_request};
 use prost::Message;
 
 fn file(name: &str) -> PathBuf {
@@ -51,12 +51,7 @@ fn the_refused_training_request_differs_only_in_its_team() {
     let refused = refused_check_request();
     check("refuse.grpc", refused.clone());
     let mut allowed = refused;
-    let http = allowed
-        .attributes
-        .as_mut()
-        .and_then(|a| a.request.as_mut())
-        .and_then(|r| r.http.as_mut())
-        .expect("an HTTP request");
+    let http = http_mut(&mut allowed).expect("an HTTP request");
     assert_eq!(
         http.headers.get("x-team").map(String::as_str),
         Some("marketing")
