@@ -10,9 +10,9 @@
 #      HTTP/1.1 (a third as many each), so that neither the deny path nor the HTTP
 #      frontend is laid out as cold code; checks from the host's own metrics that
 #      every one of them was decided;
-#   3. stops it with SIGTERM (the counts are written at exit) and merges them with
+#   3. stops it with SIGTERM (the counts are written at exit), merges them with
 #      rustup's llvm-profdata (component llvm-tools, added when missing: it must
-#      match rustc's LLVM, which Debian's does not).
+#      match rustc's LLVM, which Debian's does not) and removes the instrumented build.
 #
 # Prints the merged profile's path, $TARGET/pgo-data/gatehouse-<sha12>.profdata,
 # named by its content so that cargo rebuilds whenever the profile changes.
@@ -134,6 +134,8 @@ merged="${work}/merged.profdata"
 # The hottest function ran at least once per check, or the counts are not this run's.
 hottest="$("${profdata}" show "${merged}" | sed -n 's/^Maximum function count: //p')"
 ((${hottest:-0} >= requests)) || die "profile's hottest function ran ${hottest:-0} times, fewer than ${requests} checks"
+# The instrumented build (1.5 GB) served only this run; a new profile needs a new one.
+rm -rf "${target_dir}/pgo-generate"
 sum="$(sha256sum "${merged}" | cut -c1-12)"
 final="${work}/gatehouse-${sum}.profdata"
 mv -f "${merged}" "${final}"

@@ -9,12 +9,18 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# CI builds each crate once from a clean clone: incremental caches would only take disk
+# (3 GB of target/debug).
+export CARGO_INCREMENTAL=0
+
 # Each stage either passes or ends the run (set -e): the closing line counts them.
 stages=0
 step() {
   stages=$((stages + 1))
   printf '\n==> %s\n' "$*"
 }
+
+printf 'disk: %s free at the start\n' "$(df -h --output=avail . | tail -n 1 | tr -d ' ')"
 
 step "installing test peers"
 scripts/install-peers.sh
@@ -62,4 +68,6 @@ tests/e2e/oidc-replicas.sh
 step "benchmarks (smoke: checks they run and decide correctly, no timing assertions)"
 scripts/bench.sh --smoke
 
-printf '\nstages: %d passed, 0 failed\n' "${stages}"
+printf '\ndisk: target/ takes %s, %s free\n' "$(du -sh target | cut -f1)" \
+  "$(df -h --output=avail . | tail -n 1 | tr -d ' ')"
+printf 'stages: %d passed, 0 failed\n' "${stages}"

@@ -247,6 +247,12 @@ if [[ "${IMAGES_PROFILE:-debug}" == release ]]; then
   else
     fail "${c}: --version does not name a PGO profile" "${version}"
   fi
+  # Its instrumented twin is removed once trained (disk: CI once ran out).
+  if [[ -e "${CARGO_TARGET_DIR:-target}/pgo-generate" ]]; then
+    fail "${c}: the instrumented build ${CARGO_TARGET_DIR:-target}/pgo-generate was left behind"
+  else
+    pass "${c}: instrumented build removed after training"
+  fi
 else
   expect_eq "${c}" "--version" "${version}" "gatehouse 0.1.0"
   expect_eq "${c}" "gatehouse_build_info" "${build_info}" \
