@@ -20,7 +20,9 @@ step() {
   printf '\n==> %s\n' "$*"
 }
 
-printf 'disk: %s free at the start\n' "$(df -h --output=avail . | tail -n 1 | tr -d ' ')"
+# free_disk: what the clone's filesystem has left (CI once ran out of it).
+free_disk() { df -h --output=avail . | tail -n 1 | tr -d ' '; }
+printf 'disk: %s free at the start\n' "$(free_disk)"
 
 step "installing test peers"
 scripts/install-peers.sh
@@ -68,6 +70,5 @@ tests/e2e/oidc-replicas.sh
 step "benchmarks (smoke: checks they run and decide correctly, no timing assertions)"
 scripts/bench.sh --smoke
 
-printf '\ndisk: target/ takes %s, %s free\n' "$(du -sh target | cut -f1)" \
-  "$(df -h --output=avail . | tail -n 1 | tr -d ' ')"
+printf '\ndisk: target/ takes %s, %s free\n' "$(du -sh target | cut -f1)" "$(free_disk)"
 printf 'stages: %d passed, 0 failed\n' "${stages}"
